@@ -1,0 +1,8 @@
+//! tftp-sidecar: a TFTP server for Cisco phone files.
+//!
+//! Request path: socket (`server`) -> session (`session`) -> content store (`store`: cache,
+//! local root, HTTP origin) -> bytes back through the session. Pure parts (`packet`,
+//! `filename`, `file_class`) have no I/O so tests and fuzzers reach them directly.
+
+pub mod content;
+pub mod file_class;
