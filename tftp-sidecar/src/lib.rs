@@ -6,3 +6,4 @@
 
 pub mod content;
 pub mod file_class;
+pub mod store;
