@@ -1,1 +1,115 @@
-fn main(){}
+//! Compiles the C++ shim against Kea's headers and generates Rust bindings for its C header.
+//! Fails early, with the package to install, when Kea's headers, Boost or libclang are missing.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+/// Kea's libraries the shim calls into (Kea 3.x renamed kea-dhcp++ to kea-dhcp).
+const KEA_LIBS: &[&str] = &[
+    "kea-dhcpsrv",
+    "kea-dhcp++",
+    "kea-hooks",
+    "kea-stats",
+    "kea-cc",
+    "kea-log",
+    "kea-process",
+    "kea-asiolink",
+    "kea-exceptions",
+];
+
+fn main() {
+    println!("cargo:rerun-if-changed=shim/shim.h");
+    println!("cargo:rerun-if-changed=shim/shim.cc");
+    println!("cargo:rerun-if-changed=shim/compat");
+    println!("cargo:rerun-if-env-changed=KEA_INCLUDE_DIR");
+    println!("cargo:rerun-if-env-changed=KEA_LIB_DIR");
+
+    let include = PathBuf::from(
+        env::var("KEA_INCLUDE_DIR").unwrap_or_else(|_| "/usr/include/kea".to_string()),
+    );
+    if !include.join("hooks/hooks.h").is_file() {
+        fail(&format!(
+            "Kea's headers were not found: {} has no hooks/hooks.h.\n\
+             Install them (Debian: apt-get install kea-dev libboost-dev) or set KEA_INCLUDE_DIR.",
+            include.display()
+        ));
+    }
+    if !Path::new("/usr/include/boost/shared_ptr.hpp").is_file()
+        && env::var_os("BOOST_INCLUDE_DIR").is_none()
+    {
+        fail(
+            "Boost headers were not found (Kea's headers include boost).\n\
+             Install them (Debian: apt-get install libboost-dev) or set BOOST_INCLUDE_DIR.",
+        );
+    }
+    let lib_dir = kea_lib_dir();
+
+    let mut build = cc::Build::new();
+    build
+        .cpp(true)
+        .file("shim/shim.cc")
+        .include("shim")
+        .include(&include)
+        // After Kea's own headers: fills in what Debian's kea-dev 2.2.0 leaves out.
+        .include("shim/compat")
+        .flag_if_supported("-std=c++17")
+        .flag_if_supported("-Wno-deprecated-declarations")
+        .flag_if_supported("-Wno-unused-parameter");
+    if let Some(boost) = env::var_os("BOOST_INCLUDE_DIR") {
+        build.include(boost);
+    }
+    build.compile("kea_hook_shim");
+
+    println!("cargo:rustc-link-search=native={}", lib_dir.display());
+    for lib in KEA_LIBS {
+        println!("cargo:rustc-link-lib=dylib={lib}");
+    }
+
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("bindings.rs");
+    // bindgen panics when it cannot load libclang; turn that into an actionable message.
+    let generated = std::panic::catch_unwind(|| {
+        bindgen::Builder::default()
+            .header("shim/shim.h")
+            .allowlist_function("ck_.*")
+            .allowlist_type("ck_.*")
+            .allowlist_var("CK_.*")
+            .prepend_enum_name(false)
+            .layout_tests(false)
+            .generate()
+    });
+    match generated {
+        Ok(Ok(bindings)) => bindings.write_to_file(&out).expect("write bindings.rs"),
+        Ok(Err(e)) => fail(&format!("bindgen could not parse shim/shim.h: {e}")),
+        Err(_) => fail(
+            "bindgen could not load libclang.\n\
+             Install it (Debian: apt-get install libclang-dev clang) or set LIBCLANG_PATH.",
+        ),
+    }
+}
+
+fn kea_lib_dir() -> PathBuf {
+    if let Ok(dir) = env::var("KEA_LIB_DIR") {
+        return PathBuf::from(dir);
+    }
+    let candidates = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+        "/usr/local/lib",
+    ];
+    for dir in candidates {
+        if Path::new(dir).join("libkea-hooks.so").exists() {
+            return PathBuf::from(dir);
+        }
+    }
+    fail(
+        "Kea's libraries were not found (no libkea-hooks.so in the usual directories).\n\
+         Install them (Debian: apt-get install kea-dev) or set KEA_LIB_DIR.",
+    );
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("\nkea-hook-sys: {msg}\n");
+    panic!("kea-hook-sys: {msg}");
+}

@@ -1,0 +1,269 @@
+// The C++ side of the hook: only what needs Kea's C++ API. Every entry point catches every
+// exception, logs it through Kea's logger and returns CK_ERROR; the logic lives in Rust.
+
+#include "shim.h"
+
+#include <cc/command_interpreter.h>
+#include <cc/data.h>
+#include <dhcp/dhcp4.h>
+#include <dhcp/option.h>
+#include <dhcp/pkt4.h>
+#include <dhcpsrv/subnet.h>
+#include <hooks/hooks.h>
+#include <log/logger.h>
+#include <log/macros.h>
+#include <log/message_initializer.h>
+#include <process/daemon.h>
+#include <stats/stats_mgr.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+using namespace isc;
+using namespace isc::hooks;
+
+namespace {
+
+// Debian ships no kea-msg-compiler, so the message table is written by hand: one message per
+// level, the text formed in Rust.
+const log::MessageID CISCO_TFTP_DEBUG = "CISCO_TFTP_DEBUG";
+const log::MessageID CISCO_TFTP_INFO = "CISCO_TFTP_INFO";
+const log::MessageID CISCO_TFTP_WARN = "CISCO_TFTP_WARN";
+const log::MessageID CISCO_TFTP_ERROR = "CISCO_TFTP_ERROR";
+const char* message_table[] = {
+    "CISCO_TFTP_DEBUG", "%1", "CISCO_TFTP_INFO", "%1",
+    "CISCO_TFTP_WARN",  "%1", "CISCO_TFTP_ERROR", "%1", nullptr,
+};
+const log::MessageInitializer message_initializer(message_table);
+
+log::Logger cisco_tftp_logger("cisco-tftp");
+
+// The per-request context key shared by subnet4_select and pkt4_send.
+const std::string SUBNET_CONTEXT = "cisco-tftp-subnet-id";
+
+void log_exception(const char* where, const char* what) {
+    try {
+        LOG_ERROR(cisco_tftp_logger, CISCO_TFTP_ERROR)
+            .arg(std::string("C++ exception in ") + where + ": " + what);
+    } catch (...) {
+        // Logging itself failed: nothing more can be done safely.
+    }
+}
+
+// Runs `body`, turning any exception into a logged CK_ERROR.
+template <typename F>
+int guarded(const char* where, F body) {
+    try {
+        return body();
+    } catch (const std::exception& ex) {
+        log_exception(where, ex.what());
+    } catch (...) {
+        log_exception(where, "unknown exception");
+    }
+    return CK_ERROR;
+}
+
+int to_ck_string(const std::string& text, ck_string* out) {
+    char* p = static_cast<char*>(std::malloc(text.size() + 1));
+    if (p == nullptr) {
+        return CK_ERROR;
+    }
+    std::memcpy(p, text.data(), text.size());
+    p[text.size()] = '\0';
+    out->ptr = p;
+    out->len = text.size();
+    return CK_OK;
+}
+
+LibraryHandle& library(ck_library_handle* h) { return *reinterpret_cast<LibraryHandle*>(h); }
+CalloutHandle& callout(ck_callout_handle* h) { return *reinterpret_cast<CalloutHandle*>(h); }
+
+}  // namespace
+
+extern "C" {
+
+void ck_string_free(ck_string* s) {
+    if (s != nullptr) {
+        std::free(s->ptr);
+        s->ptr = nullptr;
+        s->len = 0;
+    }
+}
+
+int ck_hooks_version(void) { return KEA_HOOKS_VERSION; }
+
+int ck_process_name(ck_string* out) {
+    return guarded("ck_process_name",
+                   [&] { return to_ck_string(process::Daemon::getProcName(), out); });
+}
+
+int ck_library_parameters_json(ck_library_handle* h, ck_string* out) {
+    return guarded("ck_library_parameters_json", [&] {
+        data::ConstElementPtr params = library(h).getParameters();
+        return to_ck_string(params ? params->str() : std::string("{}"), out);
+    });
+}
+
+int ck_register_command(ck_library_handle* h, const char* name, ck_callout_fn cb) {
+    return guarded("ck_register_command", [&] {
+        library(h).registerCommandCallout(name, reinterpret_cast<CalloutPtr>(cb));
+        return CK_OK;
+    });
+}
+
+int ck_pkt4_send_view_get(ck_callout_handle* h, int want_subnet_id, ck_pkt4_send_view* out) {
+    return guarded("ck_pkt4_send_view_get", [&] {
+        std::memset(out, 0, sizeof(*out));
+        CalloutHandle& handle = callout(h);
+        out->next_step = static_cast<int>(handle.getStatus());
+
+        dhcp::Pkt4Ptr response;
+        dhcp::Pkt4Ptr query;
+        handle.getArgument("response4", response);
+        handle.getArgument("query4", query);
+        if (!response || !query) {
+            return CK_OK;
+        }
+        out->response = reinterpret_cast<ck_pkt4*>(response.get());
+        out->response_type = response->getType();
+
+        dhcp::OptionPtr vendor = query->getOption(dhcp::DHO_VENDOR_CLASS_IDENTIFIER);
+        if (vendor) {
+            // Option::getData() returns a reference to the option's own buffer, which lives
+            // as long as the query does.
+            const dhcp::OptionBuffer& data = vendor->getData();
+            out->vendor_class = data.empty() ? reinterpret_cast<const uint8_t*>("") : data.data();
+            out->vendor_class_len = data.size();
+        }
+        out->giaddr = query->getGiaddr().toUint32();
+        out->ciaddr = query->getCiaddr().toUint32();
+        out->yiaddr = response->getYiaddr().toUint32();
+
+        dhcp::HWAddrPtr hw = query->getHWAddr();
+        if (hw) {
+            size_t n = std::min(hw->hwaddr_.size(), sizeof(out->hwaddr));
+            std::memcpy(out->hwaddr, hw->hwaddr_.data(), n);
+            out->hwaddr_len = static_cast<uint8_t>(n);
+        }
+
+        if (want_subnet_id) {
+            try {
+                uint32_t id = 0;
+                handle.getContext(SUBNET_CONTEXT, id);
+                if (id != 0) {
+                    out->subnet_id = id;
+                    out->has_subnet_id = 1;
+                }
+            } catch (const NoSuchCalloutContext&) {
+                // subnet4_select did not run for this packet (no subnet): not an error.
+            }
+        }
+        return CK_OK;
+    });
+}
+
+int ck_pkt4_replace_option(ck_pkt4* pkt, uint16_t code, const uint8_t* data, size_t len) {
+    return guarded("ck_pkt4_replace_option", [&] {
+        dhcp::Pkt4* response = reinterpret_cast<dhcp::Pkt4*>(pkt);
+        // Options are a multimap: delete every copy so exactly one goes out.
+        while (response->delOption(code)) {
+        }
+        dhcp::OptionBuffer buf(data, data + len);
+        response->addOption(dhcp::OptionPtr(new dhcp::Option(dhcp::Option::V4, code, buf)));
+        return CK_OK;
+    });
+}
+
+int ck_subnet4_select_remember(ck_callout_handle* h) {
+    return guarded("ck_subnet4_select_remember", [&] {
+        CalloutHandle& handle = callout(h);
+        dhcp::Subnet4Ptr subnet;
+        handle.getArgument("subnet4", subnet);
+        // Always set, so pkt4_send normally finds the key without an exception.
+        uint32_t id = subnet ? static_cast<uint32_t>(subnet->getID()) : 0;
+        handle.setContext(SUBNET_CONTEXT, id);
+        return CK_OK;
+    });
+}
+
+int ck_stat_ensure(const char* name) {
+    return guarded("ck_stat_ensure", [&] {
+        stats::StatsMgr& mgr = stats::StatsMgr::instance();
+        if (!mgr.getObservation(name)) {
+            mgr.setValue(name, static_cast<int64_t>(0));
+        }
+        return CK_OK;
+    });
+}
+
+int ck_stat_add(const char* name, int64_t value) {
+    return guarded("ck_stat_add", [&] {
+        stats::StatsMgr::instance().addValue(name, value);
+        return CK_OK;
+    });
+}
+
+int ck_log_enabled(int level) {
+    try {
+        switch (level) {
+        case CK_LOG_DEBUG:
+            return cisco_tftp_logger.isDebugEnabled(CK_DEBUG_LEVEL) ? 1 : 0;
+        case CK_LOG_INFO:
+            return cisco_tftp_logger.isInfoEnabled() ? 1 : 0;
+        case CK_LOG_WARN:
+            return cisco_tftp_logger.isWarnEnabled() ? 1 : 0;
+        default:
+            return 1;
+        }
+    } catch (...) {
+        return 0;
+    }
+}
+
+void ck_log(int level, const char* msg, size_t len) {
+    try {
+        std::string text(msg, len);
+        switch (level) {
+        case CK_LOG_DEBUG:
+            LOG_DEBUG(cisco_tftp_logger, CK_DEBUG_LEVEL, CISCO_TFTP_DEBUG).arg(text);
+            break;
+        case CK_LOG_INFO:
+            LOG_INFO(cisco_tftp_logger, CISCO_TFTP_INFO).arg(text);
+            break;
+        case CK_LOG_WARN:
+            LOG_WARN(cisco_tftp_logger, CISCO_TFTP_WARN).arg(text);
+            break;
+        default:
+            LOG_ERROR(cisco_tftp_logger, CISCO_TFTP_ERROR).arg(text);
+            break;
+        }
+    } catch (...) {
+        // A failing logger must not take the packet path down.
+    }
+}
+
+int ck_command_arguments_json(ck_callout_handle* h, ck_string* out) {
+    return guarded("ck_command_arguments_json", [&] {
+        data::ConstElementPtr command;
+        callout(h).getArgument("command", command);
+        data::ConstElementPtr args = command ? command->get("arguments") : data::ConstElementPtr();
+        return to_ck_string(args ? args->str() : std::string("null"), out);
+    });
+}
+
+int ck_command_respond(ck_callout_handle* h, int result, const char* text, const char* args_json,
+                       size_t args_len) {
+    return guarded("ck_command_respond", [&] {
+        data::ConstElementPtr args;
+        if (args_json != nullptr) {
+            args = data::Element::fromJSON(std::string(args_json, args_len));
+        }
+        data::ConstElementPtr answer = args ? config::createAnswer(result, text, args)
+                                            : config::createAnswer(result, text);
+        callout(h).setArgument("response", answer);
+        return CK_OK;
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,93 @@
+/* A plain C view of the parts of Kea's C++ hooks API the Rust hook needs.
+ *
+ * Every function catches every C++ exception: nothing thrown by Kea crosses into Rust.
+ * Errors come back as CK_ERROR; the shim has already logged the exception's text through
+ * Kea's logger. Kea passes its handles by reference, which is a pointer at the ABI level, so
+ * the opaque pointer types below are exactly what Kea hands to `load()` and to callouts. */
+#ifndef KEA_HOOK_SHIM_H
+#define KEA_HOOK_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ck_library_handle ck_library_handle; /* isc::hooks::LibraryHandle */
+typedef struct ck_callout_handle ck_callout_handle; /* isc::hooks::CalloutHandle */
+typedef struct ck_pkt4 ck_pkt4;                     /* isc::dhcp::Pkt4 */
+
+enum { CK_OK = 0, CK_ERROR = 1 };
+
+/* Text handed from the shim to Rust; free with ck_string_free. */
+typedef struct {
+    char* ptr;
+    size_t len;
+} ck_string;
+void ck_string_free(ck_string* s);
+
+/* KEA_HOOKS_VERSION of the headers the shim was compiled against. */
+int ck_hooks_version(void);
+
+/* Name of the process loading the hook ("kea-dhcp4", ...); CK_ERROR if unknown. */
+int ck_process_name(ck_string* out);
+
+/* The hook's whole `parameters` map as JSON text ("{}" when absent). */
+int ck_library_parameters_json(ck_library_handle* h, ck_string* out);
+
+/* Registers `cb` as the handler of control command `name`. Kea calls a command handler as
+ * `int (*)(CalloutHandle&)`, which is ABI-identical to `cb`. */
+typedef int (*ck_callout_fn)(ck_callout_handle*);
+int ck_register_command(ck_library_handle* h, const char* name, ck_callout_fn cb);
+
+/* isc::hooks::CalloutHandle::CalloutNextStep */
+enum { CK_NEXT_STEP_CONTINUE = 0, CK_NEXT_STEP_SKIP = 1, CK_NEXT_STEP_DROP = 2, CK_NEXT_STEP_PARK = 3 };
+
+/* What pkt4_send needs to decide, read from `response4` and `query4`. Pointers stay valid
+ * for the rest of the callout (Kea holds the packets in the handle's arguments). */
+typedef struct {
+    int next_step;               /* the handle's status on entry */
+    ck_pkt4* response;           /* for ck_pkt4_replace_option; NULL if absent */
+    uint8_t response_type;       /* DHCP message type of the response (2 OFFER, 5 ACK, 6 NAK) */
+    const uint8_t* vendor_class; /* query's option 60 bytes; NULL if absent */
+    size_t vendor_class_len;
+    uint32_t giaddr;             /* IPv4 addresses in host order, 0 when unset */
+    uint32_t yiaddr;
+    uint32_t ciaddr;
+    uint8_t hwaddr[20];
+    uint8_t hwaddr_len;
+    uint8_t has_subnet_id;       /* set when want_subnet_id and subnet4_select recorded one */
+    uint32_t subnet_id;
+} ck_pkt4_send_view;
+
+int ck_pkt4_send_view_get(ck_callout_handle* h, int want_subnet_id, ck_pkt4_send_view* out);
+
+/* Removes every instance of option `code` from `pkt`, then adds one with `data`. */
+int ck_pkt4_replace_option(ck_pkt4* pkt, uint16_t code, const uint8_t* data, size_t len);
+
+/* subnet4_select: remember the selected subnet's id in the per-request context. */
+int ck_subnet4_select_remember(ck_callout_handle* h);
+
+/* Statistics (isc::stats::StatsMgr, visible through statistic-get / statistic-get-all). */
+int ck_stat_ensure(const char* name); /* creates at 0 if absent; never resets */
+int ck_stat_add(const char* name, int64_t value);
+
+/* Logging through Kea's logger "cisco-tftp" (configured as kea-dhcp4.cisco-tftp). */
+enum { CK_LOG_DEBUG = 0, CK_LOG_INFO = 1, CK_LOG_WARN = 2, CK_LOG_ERROR = 3 };
+/* Debug level used for per-packet decisions (Kea's DBGLVL_TRACE_BASIC). */
+enum { CK_DEBUG_LEVEL = 40 };
+int ck_log_enabled(int level);
+void ck_log(int level, const char* msg, size_t len);
+
+/* Command handlers: the command's `arguments` as JSON text ("null" when absent), and the
+ * answer (`args_json` may be NULL). */
+int ck_command_arguments_json(ck_callout_handle* h, ck_string* out);
+int ck_command_respond(ck_callout_handle* h, int result, const char* text, const char* args_json,
+                       size_t args_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
