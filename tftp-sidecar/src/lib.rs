@@ -7,3 +7,5 @@
 pub mod content;
 pub mod file_class;
 pub mod store;
+pub mod metrics;
+pub mod phones;

@@ -1,0 +1,487 @@
+//! Prometheus metrics for the sidecar, in a registry of its own (no global state, so tests can
+//! build as many as they like). Every label is from a fixed set and every label set is
+//! created at zero, so dashboards and alerts see the series before the first event.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::file_class::FileClass;
+use crate::phones::{PhoneTable, DEFAULT_CAPACITY};
+
+/// How a transfer ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Completed,
+    /// The client sent an ERROR or something it should not have.
+    ClientError,
+    /// The client stopped answering (retry limit reached).
+    TimedOut,
+    NotFound,
+    AccessDenied,
+    /// The store could not deliver the bytes (origin down, I/O error, ...).
+    Unavailable,
+    /// Ended by the server (shutdown deadline, ...).
+    Aborted,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Completed,
+        Outcome::ClientError,
+        Outcome::TimedOut,
+        Outcome::NotFound,
+        Outcome::AccessDenied,
+        Outcome::Unavailable,
+        Outcome::Aborted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::ClientError => "client_error",
+            Outcome::TimedOut => "timed_out",
+            Outcome::NotFound => "not_found",
+            Outcome::AccessDenied => "access_denied",
+            Outcome::Unavailable => "unavailable",
+            Outcome::Aborted => "aborted",
+        }
+    }
+}
+
+/// Why a request was refused before a transfer started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// Over the concurrent-transfer cap.
+    Busy,
+    /// Over the per-client-address cap.
+    PerClientBusy,
+    /// The file name broke a path rule.
+    Path,
+    /// A write request while writes are disabled.
+    Write,
+    /// Netascii mode refused.
+    Netascii,
+    /// A packet that does not parse.
+    Malformed,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 6] = [
+        RejectReason::Busy,
+        RejectReason::PerClientBusy,
+        RejectReason::Path,
+        RejectReason::Write,
+        RejectReason::Netascii,
+        RejectReason::Malformed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::Busy => "busy",
+            RejectReason::PerClientBusy => "per_client_busy",
+            RejectReason::Path => "path",
+            RejectReason::Write => "write",
+            RejectReason::Netascii => "netascii",
+            RejectReason::Malformed => "malformed",
+        }
+    }
+}
+
+/// A cache tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tier {
+    Memory,
+    Disk,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 2] = [Tier::Memory, Tier::Disk];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Memory => "memory",
+            Tier::Disk => "disk",
+        }
+    }
+}
+
+/// How one request to the HTTP origin ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OriginOutcome {
+    /// 2xx with a body.
+    Ok,
+    /// 304: the cached copy is still good.
+    NotModified,
+    /// 404 or 410.
+    NotFound,
+    /// Another status, a connection or body error.
+    Error,
+    Timeout,
+}
+
+impl OriginOutcome {
+    pub const ALL: [OriginOutcome; 5] = [
+        OriginOutcome::Ok,
+        OriginOutcome::NotModified,
+        OriginOutcome::NotFound,
+        OriginOutcome::Error,
+        OriginOutcome::Timeout,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginOutcome::Ok => "ok",
+            OriginOutcome::NotModified => "not_modified",
+            OriginOutcome::NotFound => "not_found",
+            OriginOutcome::Error => "error",
+            OriginOutcome::Timeout => "timeout",
+        }
+    }
+}
+
+/// TFTP error codes 0..=8 get their own label; anything else is `other`.
+const ERROR_CODES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "other"];
+
+pub struct Metrics {
+    registry: Registry,
+    transfers_started: IntCounterVec,
+    transfers_completed: IntCounterVec,
+    transfers_failed: IntCounterVec,
+    bytes_sent: IntCounterVec,
+    transfer_duration: HistogramVec,
+    retransmits: IntCounter,
+    errors_sent: IntCounterVec,
+    active_sessions: IntGauge,
+    requests_rejected: IntCounterVec,
+    cache_hits: IntCounterVec,
+    cache_misses: IntCounter,
+    cache_coalesced: IntCounter,
+    cache_evictions: IntCounterVec,
+    cache_bytes: IntGaugeVec,
+    cache_corrupt: IntCounter,
+    stale_served: IntCounter,
+    negative_hits: IntCounter,
+    origin_requests: IntCounterVec,
+    origin_duration: Histogram,
+    phones: PhoneTable,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        Metrics::with_phone_capacity(DEFAULT_CAPACITY)
+    }
+
+    pub fn with_phone_capacity(phone_capacity: usize) -> Metrics {
+        let registry = Registry::new();
+        let r = &registry;
+        let transfers_started = counter_vec(
+            r,
+            "tftp_transfers_started_total",
+            "Read transfers started, by file class.",
+            &["class"],
+        );
+        let transfers_completed = counter_vec(
+            r,
+            "tftp_transfers_completed_total",
+            "Read transfers whose last block was acknowledged, by file class.",
+            &["class"],
+        );
+        let transfers_failed = counter_vec(
+            r,
+            "tftp_transfers_failed_total",
+            "Read transfers that did not complete, by file class and outcome.",
+            &["class", "outcome"],
+        );
+        let bytes_sent = counter_vec(
+            r,
+            "tftp_bytes_sent_total",
+            "File bytes sent in finished transfers, by file class.",
+            &["class"],
+        );
+        let transfer_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "tftp_transfer_duration_seconds",
+                "Time from request to the end of a transfer, by file class.",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+                300.0, 600.0,
+            ]),
+            &["class"],
+        )
+        .unwrap();
+        r.register(Box::new(transfer_duration.clone())).unwrap();
+        let retransmits = counter(r, "tftp_retransmits_total", "DATA packets sent again.");
+        let errors_sent = counter_vec(
+            r,
+            "tftp_errors_sent_total",
+            "TFTP ERROR packets sent, by error code.",
+            &["code"],
+        );
+        let active_sessions =
+            IntGauge::new("tftp_active_sessions", "Transfers running now.").unwrap();
+        r.register(Box::new(active_sessions.clone())).unwrap();
+        let requests_rejected = counter_vec(
+            r,
+            "tftp_requests_rejected_total",
+            "Requests refused before a transfer started, by reason.",
+            &["reason"],
+        );
+        let cache_hits = counter_vec(
+            r,
+            "tftp_cache_hits_total",
+            "Opens served from a cache tier without asking the origin.",
+            &["tier"],
+        );
+        let cache_misses = counter(
+            r,
+            "tftp_cache_misses_total",
+            "Opens that had to load from the local root or the origin.",
+        );
+        let cache_coalesced = counter(
+            r,
+            "tftp_cache_coalesced_waits_total",
+            "Opens that joined a load already in flight instead of starting one.",
+        );
+        let cache_evictions = counter_vec(
+            r,
+            "tftp_cache_evictions_total",
+            "Entries dropped to stay within a tier's byte budget.",
+            &["tier"],
+        );
+        let cache_bytes = IntGaugeVec::new(
+            Opts::new("tftp_cache_bytes", "File bytes held, by cache tier."),
+            &["tier"],
+        )
+        .unwrap();
+        r.register(Box::new(cache_bytes.clone())).unwrap();
+        let cache_corrupt = counter(
+            r,
+            "tftp_cache_corrupt_entries_total",
+            "Disk cache entries that failed their checksum and were deleted.",
+        );
+        let stale_served = counter(
+            r,
+            "tftp_cache_stale_served_total",
+            "Opens served from an expired cached copy because the origin failed.",
+        );
+        let negative_hits = counter(
+            r,
+            "tftp_negative_cache_hits_total",
+            "Opens answered 'not found' from the negative cache.",
+        );
+        let origin_requests = counter_vec(
+            r,
+            "tftp_origin_requests_total",
+            "Requests to the HTTP origin, by outcome.",
+            &["outcome"],
+        );
+        let origin_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "tftp_origin_request_duration_seconds",
+                "Time to the origin's response headers.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                60.0,
+            ]),
+        )
+        .unwrap();
+        r.register(Box::new(origin_duration.clone())).unwrap();
+        let tracked =
+            IntGauge::new("tftp_phones_tracked", "Phones in the recently-seen table.").unwrap();
+        r.register(Box::new(tracked.clone())).unwrap();
+
+        // Every label set starts at zero.
+        for class in FileClass::ALL {
+            let c = class.as_str();
+            transfers_started.with_label_values(&[c]);
+            transfers_completed.with_label_values(&[c]);
+            bytes_sent.with_label_values(&[c]);
+            transfer_duration.with_label_values(&[c]);
+            for o in Outcome::ALL {
+                if o != Outcome::Completed {
+                    transfers_failed.with_label_values(&[c, o.as_str()]);
+                }
+            }
+        }
+        for code in ERROR_CODES {
+            errors_sent.with_label_values(&[code]);
+        }
+        for reason in RejectReason::ALL {
+            requests_rejected.with_label_values(&[reason.as_str()]);
+        }
+        for tier in Tier::ALL {
+            cache_hits.with_label_values(&[tier.as_str()]);
+            cache_evictions.with_label_values(&[tier.as_str()]);
+            cache_bytes.with_label_values(&[tier.as_str()]);
+        }
+        for o in OriginOutcome::ALL {
+            origin_requests.with_label_values(&[o.as_str()]);
+        }
+
+        Metrics {
+            registry,
+            transfers_started,
+            transfers_completed,
+            transfers_failed,
+            bytes_sent,
+            transfer_duration,
+            retransmits,
+            errors_sent,
+            active_sessions,
+            requests_rejected,
+            cache_hits,
+            cache_misses,
+            cache_coalesced,
+            cache_evictions,
+            cache_bytes,
+            cache_corrupt,
+            stale_served,
+            negative_hits,
+            origin_requests,
+            origin_duration,
+            phones: PhoneTable::new(phone_capacity).with_gauge(tracked),
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The text exposition format served at `/metrics`.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding to a Vec cannot fail");
+        String::from_utf8(buf).expect("exposition text is UTF-8")
+    }
+
+    // --- transfer engine ---
+
+    pub fn transfer_started(&self, class: FileClass) {
+        self.transfers_started
+            .with_label_values(&[class.as_str()])
+            .inc();
+    }
+
+    pub fn transfer_finished(
+        &self,
+        class: FileClass,
+        outcome: Outcome,
+        bytes: u64,
+        duration: Duration,
+    ) {
+        let c = class.as_str();
+        match outcome {
+            Outcome::Completed => self.transfers_completed.with_label_values(&[c]).inc(),
+            o => self
+                .transfers_failed
+                .with_label_values(&[c, o.as_str()])
+                .inc(),
+        }
+        self.bytes_sent.with_label_values(&[c]).inc_by(bytes);
+        self.transfer_duration
+            .with_label_values(&[c])
+            .observe(duration.as_secs_f64());
+    }
+
+    pub fn retransmits(&self, n: u64) {
+        self.retransmits.inc_by(n);
+    }
+
+    pub fn error_sent(&self, code: u16) {
+        let label = if code <= 8 {
+            ERROR_CODES[code as usize]
+        } else {
+            "other"
+        };
+        self.errors_sent.with_label_values(&[label]).inc();
+    }
+
+    pub fn session_opened(&self) {
+        self.active_sessions.inc();
+    }
+
+    pub fn session_closed(&self) {
+        self.active_sessions.dec();
+    }
+
+    pub fn request_rejected(&self, reason: RejectReason) {
+        self.requests_rejected
+            .with_label_values(&[reason.as_str()])
+            .inc();
+    }
+
+    pub fn phones(&self) -> &PhoneTable {
+        &self.phones
+    }
+
+    // --- content store ---
+
+    pub fn cache_hit(&self, tier: Tier) {
+        self.cache_hits.with_label_values(&[tier.as_str()]).inc();
+    }
+
+    pub fn cache_miss(&self) {
+        self.cache_misses.inc();
+    }
+
+    pub fn coalesced_wait(&self) {
+        self.cache_coalesced.inc();
+    }
+
+    pub fn cache_evicted(&self, tier: Tier, n: u64) {
+        self.cache_evictions
+            .with_label_values(&[tier.as_str()])
+            .inc_by(n);
+    }
+
+    pub fn set_cache_bytes(&self, tier: Tier, bytes: u64) {
+        self.cache_bytes
+            .with_label_values(&[tier.as_str()])
+            .set(bytes as i64);
+    }
+
+    pub fn cache_corrupt(&self) {
+        self.cache_corrupt.inc();
+    }
+
+    pub fn stale_served(&self) {
+        self.stale_served.inc();
+    }
+
+    pub fn negative_hit(&self) {
+        self.negative_hits.inc();
+    }
+
+    pub fn origin_request(&self, outcome: OriginOutcome, latency: Duration) {
+        self.origin_requests
+            .with_label_values(&[outcome.as_str()])
+            .inc();
+        self.origin_duration.observe(latency.as_secs_f64());
+    }
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).unwrap();
+    r.register(Box::new(c.clone())).unwrap();
+    c
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap();
+    r.register(Box::new(c.clone())).unwrap();
+    c
+}

@@ -1,0 +1,258 @@
+//! A bounded table of recently seen phones, so an operator can find phones stuck "Upgrading".
+//!
+//! Phones are keyed by the MAC in `SEP<MAC>.cnf.xml`, `CTLSEP<MAC>.tlv` and `ITLSEP<MAC>.tlv`.
+//! Firmware names carry no MAC, so a request from an address already tied to a MAC counts for
+//! that phone.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lru::LruCache;
+use prometheus::IntGauge;
+use serde_json::{json, Value};
+
+use crate::file_class::FileClass;
+use crate::metrics::Outcome;
+
+pub const DEFAULT_CAPACITY: usize = 4096;
+
+#[derive(Clone, Debug)]
+struct Phone {
+    address: IpAddr,
+    last_file: String,
+    last_seen: SystemTime,
+    last_firmware: Option<String>,
+    firmware_bytes: u64,
+    last_outcome: Outcome,
+    transfers: u64,
+}
+
+struct Table {
+    by_mac: LruCache<String, Phone>,
+    /// Address -> MAC of the phone last seen there; never larger than `by_mac`.
+    by_addr: HashMap<IpAddr, String>,
+}
+
+/// Recently seen phones, at most `capacity`; the least recently seen is dropped first.
+pub struct PhoneTable {
+    capacity: usize,
+    table: Mutex<Table>,
+    tracked: Option<IntGauge>,
+}
+
+impl PhoneTable {
+    pub fn new(capacity: usize) -> PhoneTable {
+        let cap = NonZeroUsize::new(capacity.max(1)).unwrap();
+        PhoneTable {
+            capacity: cap.get(),
+            table: Mutex::new(Table {
+                by_mac: LruCache::new(cap),
+                by_addr: HashMap::new(),
+            }),
+            tracked: None,
+        }
+    }
+
+    /// Keep `gauge` equal to the number of phones held.
+    pub fn with_gauge(mut self, gauge: IntGauge) -> PhoneTable {
+        self.tracked = Some(gauge);
+        self
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.lock().unwrap().by_mac.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record one finished transfer.
+    pub fn observe(
+        &self,
+        name: &str,
+        client: SocketAddr,
+        class: FileClass,
+        bytes: u64,
+        outcome: Outcome,
+    ) {
+        let ip = client.ip();
+        let now = SystemTime::now();
+        let mut t = self.table.lock().unwrap();
+        let mac = match mac_of(name) {
+            Some(mac) => mac,
+            None => match t.by_addr.get(&ip) {
+                Some(mac) => mac.clone(),
+                // An unknown address asking for a shared file: nothing to attribute it to.
+                None => return,
+            },
+        };
+        if !t.by_mac.contains(&mac) {
+            if let Some((old_mac, old)) = t.by_mac.push(mac.clone(), new_phone(ip, now)) {
+                // `push` only returns an entry when it evicted one (the key is new).
+                if t.by_addr.get(&old.address) == Some(&old_mac) {
+                    t.by_addr.remove(&old.address);
+                }
+            }
+        }
+        let Table { by_mac, by_addr } = &mut *t;
+        let phone = by_mac.get_mut(&mac).expect("just inserted");
+        if phone.address != ip && by_addr.get(&phone.address) == Some(&mac) {
+            by_addr.remove(&phone.address);
+        }
+        phone.address = ip;
+        by_addr.insert(ip, mac);
+        phone.last_file = name.to_string();
+        phone.last_seen = now;
+        phone.last_outcome = outcome;
+        phone.transfers += 1;
+        if class == FileClass::Firmware {
+            phone.firmware_bytes += bytes;
+            phone.last_firmware = Some(name.to_string());
+        }
+        if let Some(g) = &self.tracked {
+            g.set(by_mac.len() as i64);
+        }
+    }
+
+    /// The table as JSON, most recently seen first.
+    pub fn snapshot(&self) -> Value {
+        let t = self.table.lock().unwrap();
+        let phones: Vec<Value> = t
+            .by_mac
+            .iter()
+            .map(|(mac, p)| {
+                json!({
+                    "mac": mac,
+                    "address": p.address.to_string(),
+                    "last_file": p.last_file,
+                    "last_seen": rfc3339(p.last_seen),
+                    "last_firmware": p.last_firmware,
+                    "firmware_bytes": p.firmware_bytes,
+                    "last_outcome": p.last_outcome.as_str(),
+                    "transfers": p.transfers,
+                })
+            })
+            .collect();
+        json!({
+            "capacity": self.capacity,
+            "count": phones.len(),
+            "phones": phones,
+        })
+    }
+}
+
+fn new_phone(ip: IpAddr, now: SystemTime) -> Phone {
+    Phone {
+        address: ip,
+        last_file: String::new(),
+        last_seen: now,
+        last_firmware: None,
+        firmware_bytes: 0,
+        last_outcome: Outcome::Completed,
+        transfers: 0,
+    }
+}
+
+/// The MAC (12 upper-case hex digits) in a per-phone file name, if it is one.
+pub fn mac_of(name: &str) -> Option<String> {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let upper = base.to_ascii_uppercase();
+    let rest = ["CTLSEP", "ITLSEP", "SEP"]
+        .iter()
+        .find_map(|p| upper.strip_prefix(p))?;
+    if rest.len() < 12 || !rest.is_char_boundary(12) {
+        return None;
+    }
+    let (mac, suffix) = rest.split_at(12);
+    if !mac.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let ok = if upper.starts_with("SEP") {
+        suffix.starts_with(".CNF.XML")
+    } else {
+        suffix == ".TLV"
+    };
+    ok.then(|| mac.to_string())
+}
+
+/// UTC time as RFC 3339 with milliseconds, e.g. `2026-11-25T15:12:59.123Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn parses_macs() {
+        assert_eq!(
+            mac_of("SEP001122aabbcc.cnf.xml").as_deref(),
+            Some("001122AABBCC")
+        );
+        assert_eq!(
+            mac_of("sep001122AABBCC.CNF.XML").as_deref(),
+            Some("001122AABBCC")
+        );
+        assert_eq!(
+            mac_of("SEP001122AABBCC.cnf.xml.sgn").as_deref(),
+            Some("001122AABBCC")
+        );
+        assert_eq!(
+            mac_of("CTLSEP001122AABBCC.tlv").as_deref(),
+            Some("001122AABBCC")
+        );
+        assert_eq!(
+            mac_of("dir/ITLSEP001122AABBCC.tlv").as_deref(),
+            Some("001122AABBCC")
+        );
+        assert_eq!(mac_of("SEPDefault.cnf"), None);
+        assert_eq!(mac_of("SEP001122AABBC.cnf.xml"), None);
+        assert_eq!(mac_of("SEP001122AABBCCD.cnf.xml"), None);
+        assert_eq!(mac_of("CTLSEP001122AABBCC.cnf.xml"), None);
+        assert_eq!(mac_of("SEP00112éAABBCC.cnf.xml"), None);
+        assert_eq!(mac_of("ITLFile.tlv"), None);
+    }
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_709_251_199_250); // leap year end of Feb
+        assert_eq!(rfc3339(t), "2024-02-29T23:59:59.250Z");
+        let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(t), "2000-02-29T00:00:00.000Z");
+    }
+}
