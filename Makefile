@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` (the main job) and `make test`. Both install what
+# they need first (scripts/setup.sh is idempotent).
+CARGO ?= cargo
+
+.PHONY: setup build demo test bench bench-hook fmt clippy
+
+setup:
+	./scripts/setup.sh
+
+build: setup
+	$(CARGO) build --workspace --bins
+	$(CARGO) build -p kea-hook
+
+demo: build
+	./scripts/demo.sh
+
+# The hook's integration tests load target/debug/libdhcp_cisco_tftp.so into a real Kea,
+# so build it before running them.
+test: build
+	$(CARGO) test --workspace --no-fail-fast
+
+bench: bench-hook
+
+bench-hook: setup
+	./kea-hook/bench/run.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything the demo, the tests and the benchmarks need on Debian 12. Idempotent:
+# apt-get runs only when a package is missing. Needs root (or sudo).
+set -euo pipefail
+
+PACKAGES=(
+  # Kea with its headers and perfdhcp; Kea's headers include Boost.
+  kea-dhcp4-server kea-dev kea-admin libboost-dev
+  # bindgen needs libclang; the shim is C++.
+  libclang-dev clang g++ pkg-config
+  # Network namespaces for the DHCP tests; real TFTP peers and clients.
+  iproute2 tftpd-hpa tftp-hpa atftp dnsmasq-base curl
+  # Prometheus for the dashboard tests; valgrind for the instruction-count benchmark.
+  prometheus valgrind python3 python3-venv
+)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  # Debian starts services on install; none of them may hold ports the tests use.
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  $SUDO rm -f /usr/sbin/policy-rc.d
+fi
+
+# Services a package may have started on an earlier install would answer on the tests' ports.
+for svc in kea-dhcp4-server tftpd-hpa prometheus; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" || true
+  fi
+done
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found. Install Rust (rustup, stable >= 1.77) and re-run." >&2
+  exit 1
+fi
