@@ -9,3 +9,7 @@ pub mod file_class;
 pub mod store;
 pub mod metrics;
 pub mod phones;
+pub mod filename;
+pub mod netascii;
+pub mod packet;
+pub mod server;

@@ -1,0 +1,180 @@
+//! The receive loop of one listening socket: admits requests, refuses what must be refused,
+//! and in single-port mode forwards every known client's packets to its session.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::events::RejectReason;
+use super::limits::Admit;
+use super::ports::{PortMode, SessionIo};
+use super::session::{self, SessionRequest};
+use super::socket::bind_udp;
+use super::Shared;
+use crate::filename;
+use crate::packet::{code, error_packet, Mode, Packet, Request};
+
+/// Packets queued per single-port session before further ones are dropped.
+const INBOX_DEPTH: usize = 32;
+
+pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
+    // Requests are small; anything longer is truncated and then refused as malformed.
+    let mut buf = vec![0u8; 4096];
+    let single_port = shared.cfg.port_mode == PortMode::SinglePort;
+    loop {
+        let (n, from) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!(error = %e, "listener receive error");
+                continue;
+            }
+        };
+        let pkt = &buf[..n];
+        if single_port {
+            if let Some(inbox) = shared.admission.inbox(&from) {
+                // A full inbox means the session is behind: dropping is what UDP would do.
+                let _ = inbox.try_send(Bytes::copy_from_slice(pkt));
+                continue;
+            }
+        }
+        match Packet::decode(pkt) {
+            Ok(Packet::Rrq(req)) => handle_rrq(&shared, &sock, from, req).await,
+            Ok(Packet::Wrq(_)) => {
+                shared.events.request_rejected(RejectReason::Write);
+                reply(
+                    &shared,
+                    &sock,
+                    from,
+                    code::ACCESS_VIOLATION,
+                    "writes are disabled on this server",
+                )
+                .await;
+            }
+            // Never answer an ERROR, to avoid ping-pong between two servers.
+            Ok(Packet::Error { .. }) => {}
+            Ok(_) => {
+                reply(
+                    &shared,
+                    &sock,
+                    from,
+                    code::UNKNOWN_TID,
+                    "unknown transfer ID",
+                )
+                .await
+            }
+            Err(e) => {
+                shared.events.request_rejected(RejectReason::Malformed);
+                reply(
+                    &shared,
+                    &sock,
+                    from,
+                    code::ILLEGAL_OPERATION,
+                    &format!("malformed request: {e}"),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+async fn reply(shared: &Shared, sock: &UdpSocket, to: SocketAddr, c: u16, msg: &str) {
+    if sock.send_to(&error_packet(c, msg), to).await.is_ok() {
+        shared.events.error_sent(c);
+    }
+}
+
+async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, from: SocketAddr, req: Request) {
+    if !shared.accepting.load(Ordering::Relaxed) {
+        reply(
+            shared,
+            sock,
+            from,
+            code::NOT_DEFINED,
+            "server shutting down",
+        )
+        .await;
+        return;
+    }
+    if shared.admission.is_live(&from) {
+        // A retransmitted request for a transfer already running.
+        return;
+    }
+    let netascii = match Mode::parse(&req.mode) {
+        Some(Mode::Octet) => false,
+        Some(Mode::Netascii) => true,
+        Some(Mode::Mail) | None => {
+            shared.events.request_rejected(RejectReason::Malformed);
+            let msg = format!("unsupported transfer mode {:?}", req.mode);
+            reply(shared, sock, from, code::ILLEGAL_OPERATION, &msg).await;
+            return;
+        }
+    };
+    let name = match filename::validate(&req.filename) {
+        Ok(n) => n,
+        Err(e) => {
+            shared.events.request_rejected(RejectReason::Path);
+            tracing::info!(client = %from, file = %String::from_utf8_lossy(&req.filename), reason = %e, "request refused");
+            reply(shared, sock, from, code::ACCESS_VIOLATION, &e.to_string()).await;
+            return;
+        }
+    };
+    let (inbox_tx, inbox_rx) = if shared.cfg.port_mode == PortMode::SinglePort {
+        let (tx, rx) = mpsc::channel(INBOX_DEPTH);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let permit = match shared.admission.try_admit(from, inbox_tx) {
+        Ok(p) => p,
+        Err(Admit::Duplicate) => return,
+        Err(Admit::Rejected(reason)) => {
+            shared.events.request_rejected(reason);
+            let msg = if reason == RejectReason::PerClientBusy {
+                "server busy: too many transfers from this address"
+            } else {
+                "server busy"
+            };
+            reply(shared, sock, from, code::NOT_DEFINED, msg).await;
+            return;
+        }
+    };
+    let local_ip = sock.local_addr().map(|a| a.ip());
+    let io = match (shared.cfg.port_mode, inbox_rx) {
+        (PortMode::SinglePort, Some(inbox)) => Some(SessionIo::Shared {
+            sock: sock.clone(),
+            inbox,
+        }),
+        (PortMode::Range { .. }, _) => local_ip
+            .ok()
+            .and_then(|ip| shared.range.as_ref()?.bind(ip))
+            .map(SessionIo::Own),
+        _ => local_ip
+            .ok()
+            .and_then(|ip| bind_udp(SocketAddr::new(ip, 0), None).ok())
+            .map(SessionIo::Own),
+    };
+    let Some(io) = io else {
+        drop(permit);
+        shared.events.request_rejected(RejectReason::Busy);
+        reply(
+            shared,
+            sock,
+            from,
+            code::NOT_DEFINED,
+            "server busy: no free transfer port",
+        )
+        .await;
+        return;
+    };
+    let request = SessionRequest {
+        client: from,
+        name,
+        netascii,
+        options: req.options,
+    };
+    tokio::spawn(session::run(shared.session.clone(), request, io, permit));
+}

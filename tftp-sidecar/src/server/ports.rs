@@ -1,0 +1,153 @@
+//! Where a session's replies come from: a new ephemeral port (RFC 1350 default), a port
+//! from a fixed range, or the listening socket itself (single-port mode, sessions keyed by
+//! client address and fed by the listener's receive loop).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::socket::bind_udp;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortMode {
+    Ephemeral,
+    SinglePort,
+    Range { first: u16, last: u16 },
+}
+
+impl std::str::FromStr for PortMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ephemeral" => Ok(PortMode::Ephemeral),
+            "single-port" | "single" => Ok(PortMode::SinglePort),
+            _ => {
+                let r = s.strip_prefix("range:").unwrap_or(s);
+                let (a, b) = r.split_once('-').ok_or_else(|| {
+                    format!("expected ephemeral, single-port or FIRST-LAST, got {s:?}")
+                })?;
+                let first: u16 = a.trim().parse().map_err(|_| format!("bad port {a:?}"))?;
+                let last: u16 = b.trim().parse().map_err(|_| format!("bad port {b:?}"))?;
+                if first == 0 || first > last {
+                    return Err(format!("bad port range {first}-{last}"));
+                }
+                Ok(PortMode::Range { first, last })
+            }
+        }
+    }
+}
+
+/// Hands out ports of a range round-robin, skipping ports in use.
+pub struct RangeAllocator {
+    first: u16,
+    len: u32,
+    cursor: AtomicU32,
+}
+
+impl RangeAllocator {
+    pub fn new(first: u16, last: u16) -> Self {
+        RangeAllocator {
+            first,
+            len: (last - first) as u32 + 1,
+            cursor: AtomicU32::new(0),
+        }
+    }
+
+    /// Bind a free port of the range on `ip`; `None` when every port is taken.
+    pub fn bind(&self, ip: std::net::IpAddr) -> Option<UdpSocket> {
+        for _ in 0..self.len {
+            let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.len;
+            let port = self.first + i as u16;
+            if let Ok(s) = bind_udp(SocketAddr::new(ip, port), None) {
+                return Some(s);
+            }
+        }
+        None
+    }
+}
+
+/// A session's channel to its client.
+pub enum SessionIo {
+    /// Own socket (ephemeral or range port): packets from other addresses are foreign TIDs.
+    Own(UdpSocket),
+    /// Single-port: replies leave from the listener; the listener forwards this client's
+    /// packets into `inbox`.
+    Shared {
+        sock: Arc<UdpSocket>,
+        inbox: mpsc::Receiver<Bytes>,
+    },
+}
+
+/// A packet received by a session.
+pub enum Received<'a> {
+    FromPeer(&'a [u8]),
+    /// A packet from another address reached our own socket: answer ERROR 5.
+    Foreign(SocketAddr),
+}
+
+impl SessionIo {
+    pub async fn send(&self, buf: &[u8], peer: SocketAddr) -> io::Result<()> {
+        let sock = match self {
+            SessionIo::Own(s) => s,
+            SessionIo::Shared { sock, .. } => sock,
+        };
+        sock.send_to(buf, peer).await.map(|_| ())
+    }
+
+    pub async fn recv<'a>(
+        &mut self,
+        buf: &'a mut [u8],
+        peer: SocketAddr,
+    ) -> io::Result<Received<'a>> {
+        match self {
+            SessionIo::Own(s) => {
+                let (n, from) = s.recv_from(buf).await?;
+                if from == peer {
+                    Ok(Received::FromPeer(&buf[..n]))
+                } else {
+                    Ok(Received::Foreign(from))
+                }
+            }
+            SessionIo::Shared { inbox, .. } => match inbox.recv().await {
+                Some(p) => {
+                    let n = p.len().min(buf.len());
+                    buf[..n].copy_from_slice(&p[..n]);
+                    Ok(Received::FromPeer(&buf[..n]))
+                }
+                None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "listener gone")),
+            },
+        }
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            SessionIo::Own(s) => s.local_addr(),
+            SessionIo::Shared { sock, .. } => sock.local_addr(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_modes() {
+        assert_eq!("ephemeral".parse(), Ok(PortMode::Ephemeral));
+        assert_eq!("single-port".parse(), Ok(PortMode::SinglePort));
+        assert_eq!(
+            "50000-50100".parse(),
+            Ok(PortMode::Range {
+                first: 50000,
+                last: 50100
+            })
+        );
+        assert!("50100-50000".parse::<PortMode>().is_err());
+        assert!("bogus".parse::<PortMode>().is_err());
+    }
+}
