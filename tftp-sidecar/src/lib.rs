@@ -13,3 +13,5 @@ pub mod filename;
 pub mod netascii;
 pub mod packet;
 pub mod server;
+pub mod cli;
+pub mod config;

@@ -1,0 +1,120 @@
+//! Command-line flags. Every flag can also come from the environment (`TFTP_SIDECAR_*`) and
+//! from the TOML file given with `--config`; flags win over the environment, which wins over
+//! the file.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Parser, Debug, Default, Clone)]
+#[command(
+    name = "tftp-sidecar",
+    version,
+    about = "TFTP server for Cisco IP phone boot files (firmware, configs, trust lists)",
+    long_about = "TFTP server for Cisco IP phone boot files.\n\n\
+Serves read requests (RFC 1350) with option negotiation (RFC 2347), blksize (RFC 2348), \
+timeout and tsize (RFC 2349) and windowsize (RFC 7440) from a local root directory, \
+optionally fronted by a content cache over an HTTP(S) origin. Write requests are refused.\n\n\
+Settings come from, in increasing priority: built-in defaults, the TOML file given with \
+--config (keys are the long flag names with '-' replaced by '_', e.g. blksize_max = 1428), \
+environment variables (shown below), then flags.\n\n\
+Examples:\n  \
+tftp-sidecar --root /srv/tftp --listen 0.0.0.0:69\n  \
+tftp-sidecar --config /etc/tftp-sidecar.toml --port-mode single-port   # behind NAT/Kubernetes\n  \
+tftp-sidecar --root /srv/tftp --port-mode range --port-range 50000-50100\n\n\
+Signals: SIGTERM/SIGINT stop accepting requests, let running transfers finish for up to \
+--drain-deadline seconds, then abort the rest and exit. Config errors exit with status 2."
+)]
+pub struct Cli {
+    /// TOML config file (keys as the flag names with '_' for '-').
+    #[arg(long, short = 'c', env = "TFTP_SIDECAR_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Check the configuration, print the effective settings and exit.
+    #[arg(long)]
+    pub check_config: bool,
+
+    /// Address to listen on, ADDR:PORT; repeat or comma-separate for several
+    /// (e.g. 0.0.0.0:69,[::]:69). [default: 0.0.0.0:69]
+    #[arg(
+        long,
+        env = "TFTP_SIDECAR_LISTEN",
+        value_delimiter = ',',
+        value_name = "ADDR:PORT"
+    )]
+    pub listen: Option<Vec<String>>,
+
+    /// Directory files are served from (nothing outside it is ever read).
+    #[arg(long, env = "TFTP_SIDECAR_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Where replies come from: "ephemeral" (a new port per transfer, RFC 1350),
+    /// "single-port" (every reply from the listening port: use behind NAT or a Kubernetes
+    /// Service) or "range" (a port from --port-range). [default: ephemeral]
+    #[arg(long, env = "TFTP_SIDECAR_PORT_MODE", value_name = "MODE")]
+    pub port_mode: Option<String>,
+
+    /// Transfer ports for --port-mode range, FIRST-LAST (e.g. 50000-50100).
+    #[arg(long, env = "TFTP_SIDECAR_PORT_RANGE", value_name = "FIRST-LAST")]
+    pub port_range: Option<String>,
+
+    /// Largest blksize granted (8..65464); larger requests are clamped. The default fits a
+    /// 1500-byte MTU. [default: 1468]
+    #[arg(long, env = "TFTP_SIDECAR_BLKSIZE_MAX", value_name = "BYTES")]
+    pub blksize_max: Option<u16>,
+
+    /// Largest RFC 7440 windowsize granted (1..65535). [default: 16]
+    #[arg(long, env = "TFTP_SIDECAR_WINDOWSIZE_MAX", value_name = "BLOCKS")]
+    pub windowsize_max: Option<u16>,
+
+    /// Base retransmit timeout in seconds (fractions allowed); doubles on each retry up to
+    /// 8x. A client's `timeout` option replaces it. [default: 1]
+    #[arg(long, env = "TFTP_SIDECAR_TIMEOUT", value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+
+    /// Retransmits of one window before a transfer is abandoned. [default: 5]
+    #[arg(long, env = "TFTP_SIDECAR_RETRIES", value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// Retransmits of the first packet before the client has ACKed anything (kept low so
+    /// spoofed requests get little traffic). [default: 2]
+    #[arg(long, env = "TFTP_SIDECAR_FIRST_BLOCK_RETRIES", value_name = "N")]
+    pub first_block_retries: Option<u32>,
+
+    /// Concurrent transfers; past it requests get ERROR 0 "server busy". [default: 2000]
+    #[arg(long, env = "TFTP_SIDECAR_MAX_SESSIONS", value_name = "N")]
+    pub max_sessions: Option<usize>,
+
+    /// Concurrent transfers per client IP address. [default: 8]
+    #[arg(long, env = "TFTP_SIDECAR_PER_CLIENT_MAX", value_name = "N")]
+    pub per_client_max: Option<u32>,
+
+    /// Accept write requests. Uploads are not implemented: only `false` is valid, and every
+    /// WRQ is refused with ERROR 2. [default: false]
+    #[arg(long, env = "TFTP_SIDECAR_WRITE_ENABLED", value_name = "BOOL")]
+    pub write_enabled: Option<bool>,
+
+    /// Match file names case-insensitively (phones and install guides disagree on case).
+    /// [default: false]
+    #[arg(long, env = "TFTP_SIDECAR_CASE_INSENSITIVE", value_name = "BOOL")]
+    pub case_insensitive: Option<bool>,
+
+    /// HTTP listener for /metrics, /healthz, /readyz and /api/v1/phones (e.g.
+    /// 127.0.0.1:9169). [default: off]
+    #[arg(long, env = "TFTP_SIDECAR_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<String>,
+
+    /// Log format: "text" or "json" (one line per finished transfer at info level; filter
+    /// with RUST_LOG). [default: text]
+    #[arg(long, env = "TFTP_SIDECAR_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Seconds running transfers may take to finish after SIGTERM. [default: 30]
+    #[arg(long, env = "TFTP_SIDECAR_DRAIN_DEADLINE", value_name = "SECONDS")]
+    pub drain_deadline: Option<f64>,
+
+    /// SO_RCVBUF of listening sockets in bytes, so request bursts are not dropped.
+    /// [default: 4194304]
+    #[arg(long, env = "TFTP_SIDECAR_RECV_BUFFER", value_name = "BYTES")]
+    pub recv_buffer: Option<usize>,
+}

@@ -1,0 +1,316 @@
+//! Settings: defaults, then the TOML file, then environment and flags (merged by clap).
+//! Every error names the key it is about.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::Cli;
+use crate::server::{PortMode, ServerConfig};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The effective configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub server: ServerConfig,
+    pub root: PathBuf,
+    pub case_insensitive: bool,
+    pub metrics_listen: Option<SocketAddr>,
+    pub log_format: LogFormat,
+    pub drain_deadline: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config key `{key}`: {msg}")]
+    Key { key: &'static str, msg: String },
+    #[error("config file {path}: {msg}")]
+    File { path: PathBuf, msg: String },
+}
+
+fn key_err(key: &'static str, msg: impl Into<String>) -> ConfigError {
+    ConfigError::Key {
+        key,
+        msg: msg.into(),
+    }
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+    #[default]
+    None,
+}
+
+/// The TOML file: the same keys as the flags, all optional.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    listen: OneOrMany,
+    root: Option<PathBuf>,
+    port_mode: Option<String>,
+    port_range: Option<String>,
+    blksize_max: Option<u16>,
+    windowsize_max: Option<u16>,
+    timeout: Option<f64>,
+    retries: Option<u32>,
+    first_block_retries: Option<u32>,
+    max_sessions: Option<usize>,
+    per_client_max: Option<u32>,
+    write_enabled: Option<bool>,
+    case_insensitive: Option<bool>,
+    metrics_listen: Option<String>,
+    log_format: Option<String>,
+    drain_deadline: Option<f64>,
+    recv_buffer: Option<usize>,
+}
+
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.into(),
+        msg: e.to_string(),
+    })?;
+    parse_file(&text).map_err(|msg| ConfigError::File {
+        path: path.into(),
+        msg,
+    })
+}
+
+pub fn parse_file(text: &str) -> Result<FileConfig, String> {
+    toml::from_str(text).map_err(|e| e.to_string().trim().to_string())
+}
+
+/// Merge flags/env over the file over defaults, and validate.
+pub fn load(cli: &Cli) -> Result<Settings, ConfigError> {
+    let file = match &cli.config {
+        Some(p) => read_file(p)?,
+        None => FileConfig::default(),
+    };
+    resolve(cli, file)
+}
+
+fn secs(key: &'static str, v: f64, min: f64, max: f64) -> Result<Duration, ConfigError> {
+    if !(v.is_finite() && v >= min && v <= max) {
+        return Err(key_err(
+            key,
+            format!("must be between {min} and {max} seconds, got {v}"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, ConfigError> {
+    let d = ServerConfig::default();
+    let listen_raw = match (&cli.listen, f.listen) {
+        (Some(v), _) => v.clone(),
+        (None, OneOrMany::One(s)) => vec![s],
+        (None, OneOrMany::Many(v)) => v,
+        (None, OneOrMany::None) => d.listen.iter().map(|a| a.to_string()).collect(),
+    };
+    let mut listen = Vec::new();
+    for s in listen_raw
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        listen.push(
+            s.parse::<SocketAddr>().map_err(|_| {
+                key_err("listen", format!("{s:?} is not ADDR:PORT (IPv6: [::]:69)"))
+            })?,
+        );
+    }
+    if listen.is_empty() {
+        return Err(key_err("listen", "at least one address is required"));
+    }
+
+    let root = cli
+        .root
+        .clone()
+        .or(f.root)
+        .ok_or_else(|| key_err("root", "required: the directory to serve"))?;
+    if !root.is_dir() {
+        return Err(key_err(
+            "root",
+            format!("{} is not a readable directory", root.display()),
+        ));
+    }
+
+    let mode = cli.port_mode.clone().or(f.port_mode);
+    let range = cli.port_range.clone().or(f.port_range);
+    let port_mode = match mode.as_deref().unwrap_or("ephemeral") {
+        "ephemeral" => PortMode::Ephemeral,
+        "single-port" => PortMode::SinglePort,
+        "range" => {
+            let r = range.ok_or_else(|| {
+                key_err(
+                    "port_range",
+                    "required when port_mode = \"range\" (e.g. 50000-50100)",
+                )
+            })?;
+            r.parse::<PortMode>()
+                .map_err(|e| key_err("port_range", e))?
+        }
+        other => {
+            return Err(key_err(
+                "port_mode",
+                format!("{other:?}: expected \"ephemeral\", \"single-port\" or \"range\""),
+            ))
+        }
+    };
+
+    let blksize_max = cli.blksize_max.or(f.blksize_max).unwrap_or(d.blksize_max);
+    if !(8..=65464).contains(&blksize_max) {
+        return Err(key_err(
+            "blksize_max",
+            format!("must be 8..65464, got {blksize_max}"),
+        ));
+    }
+    let windowsize_max = cli
+        .windowsize_max
+        .or(f.windowsize_max)
+        .unwrap_or(d.windowsize_max);
+    if windowsize_max == 0 {
+        return Err(key_err("windowsize_max", "must be 1..65535"));
+    }
+    let timeout = match cli.timeout.or(f.timeout) {
+        Some(v) => secs("timeout", v, 0.01, 255.0)?,
+        None => d.timeout,
+    };
+    let retries = cli.retries.or(f.retries).unwrap_or(d.retries);
+    if retries > 100 {
+        return Err(key_err("retries", format!("must be 0..100, got {retries}")));
+    }
+    let first_block_retries = cli
+        .first_block_retries
+        .or(f.first_block_retries)
+        .unwrap_or(d.first_block_retries);
+    let max_sessions = cli
+        .max_sessions
+        .or(f.max_sessions)
+        .unwrap_or(d.max_sessions);
+    if max_sessions == 0 {
+        return Err(key_err("max_sessions", "must be at least 1"));
+    }
+    let per_client_max = cli
+        .per_client_max
+        .or(f.per_client_max)
+        .unwrap_or(d.per_client_max);
+    if per_client_max == 0 {
+        return Err(key_err("per_client_max", "must be at least 1"));
+    }
+    if cli.write_enabled.or(f.write_enabled).unwrap_or(false) {
+        return Err(key_err(
+            "write_enabled",
+            "uploads are not implemented; write requests are always refused with ERROR 2 (set false)",
+        ));
+    }
+    let case_insensitive = cli.case_insensitive.or(f.case_insensitive).unwrap_or(false);
+    let metrics_listen = match cli.metrics_listen.clone().or(f.metrics_listen) {
+        None => None,
+        Some(s) if s.is_empty() || s == "off" => None,
+        Some(s) => Some(
+            s.parse::<SocketAddr>()
+                .map_err(|_| key_err("metrics_listen", format!("{s:?} is not ADDR:PORT")))?,
+        ),
+    };
+    let log_format = match cli.log_format.clone().or(f.log_format).as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(key_err(
+                "log_format",
+                format!("{other:?}: expected \"text\" or \"json\""),
+            ))
+        }
+    };
+    let drain_deadline = match cli.drain_deadline.or(f.drain_deadline) {
+        Some(v) => secs("drain_deadline", v, 0.0, 3600.0)?,
+        None => Duration::from_secs(30),
+    };
+    let recv_buffer = cli.recv_buffer.or(f.recv_buffer).unwrap_or(d.recv_buffer);
+
+    Ok(Settings {
+        server: ServerConfig {
+            listen,
+            port_mode,
+            blksize_max,
+            windowsize_max,
+            timeout,
+            retries,
+            first_block_retries,
+            max_sessions,
+            per_client_max,
+            recv_buffer,
+        },
+        root,
+        case_insensitive,
+        metrics_listen,
+        log_format,
+        drain_deadline,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli_with_root() -> Cli {
+        Cli {
+            root: Some(std::env::temp_dir()),
+            ..Cli::default()
+        }
+    }
+
+    fn err(cli: &Cli, toml: &str) -> String {
+        resolve(cli, parse_file(toml).unwrap())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let s = resolve(
+            &cli_with_root(),
+            parse_file("blksize_max = 1428\nlisten = \"127.0.0.1:6969\"").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(s.server.blksize_max, 1428);
+        assert_eq!(s.server.listen, vec!["127.0.0.1:6969".parse().unwrap()]);
+        let mut cli = cli_with_root();
+        cli.blksize_max = Some(512);
+        let s = resolve(&cli, parse_file("blksize_max = 1428").unwrap()).unwrap();
+        assert_eq!(s.server.blksize_max, 512);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let c = cli_with_root();
+        assert!(err(&c, "blksize_max = 4").contains("`blksize_max`"));
+        assert!(err(&c, "port_mode = \"range\"").contains("`port_range`"));
+        assert!(err(&c, "port_mode = \"x\"").contains("`port_mode`"));
+        assert!(err(&c, "timeout = 0.0").contains("`timeout`"));
+        assert!(err(&c, "write_enabled = true").contains("`write_enabled`"));
+        assert!(err(&c, "listen = [\"nope\"]").contains("`listen`"));
+        assert!(err(&c, "log_format = \"xml\"").contains("`log_format`"));
+        assert!(parse_file("bogus_key = 1")
+            .unwrap_err()
+            .contains("bogus_key"));
+        assert!(parse_file("retries = \"x\"")
+            .unwrap_err()
+            .contains("retries"));
+        let e = resolve(&Cli::default(), FileConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`root`"));
+    }
+}
