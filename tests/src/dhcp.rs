@@ -309,6 +309,61 @@ pub fn describe_option(code: u8, v: &[u8]) -> String {
     }
 }
 
+/// Builds a request: `msg` is DISCOVER or REQUEST (then pass the OFFER for
+/// options 50 and 54). Broadcast sets the broadcast flag; relay sets giaddr, hops 1.
+pub fn build_request(
+    transport: &Transport,
+    phone: &Phone,
+    xid: u32,
+    msg: u8,
+    offer: Option<&Reply>,
+) -> Vec<u8> {
+    let mut m = Message::default();
+    m.set_xid(xid)
+        .set_chaddr(&phone.mac)
+        .set_opcode(v4::Opcode::BootRequest);
+    match transport {
+        Transport::Broadcast { .. } => {
+            m.set_flags(Flags::default().set_broadcast());
+        }
+        Transport::Relay { relay, .. } => {
+            m.set_giaddr(*relay).set_hops(1);
+        }
+    }
+    let opts = m.opts_mut();
+    opts.insert(DhcpOption::MessageType(MessageType::from(msg)));
+    if !phone.prl.is_empty() {
+        opts.insert(DhcpOption::ParameterRequestList(
+            phone.prl.iter().map(|c| OptionCode::from(*c)).collect(),
+        ));
+    }
+    if let Some(o) = offer {
+        opts.insert(DhcpOption::RequestedIpAddress(o.yiaddr));
+        if let Some(sid) = o.server_id() {
+            opts.insert(DhcpOption::ServerIdentifier(sid));
+        }
+    }
+    let mut buf = Vec::with_capacity(576);
+    m.encode(&mut Encoder::new(&mut buf))
+        .expect("encoding a request cannot fail");
+    // dhcproto ends with the end option; drop it to append raw options:
+    // it would omit a zero-length option 60, and we want exact bytes.
+    assert_eq!(buf.pop(), Some(255), "dhcproto ends options with end");
+    let raw = phone.vendor_class.iter().map(|v| (60u8, v));
+    for (code, v) in raw.chain(phone.extra_options.iter().map(|(c, v)| (*c, v))) {
+        assert!(v.len() <= 255, "option {code} longer than 255 bytes");
+        buf.push(code);
+        buf.push(v.len() as u8);
+        buf.extend_from_slice(v);
+    }
+    buf.push(255);
+    // BOOTP minimum size; some servers drop shorter packets.
+    if buf.len() < 300 {
+        buf.resize(300, 0);
+    }
+    buf
+}
+
 /// How requests reach the server.
 #[derive(Clone, Debug)]
 pub enum Transport {
@@ -387,52 +442,9 @@ impl Client {
         }
     }
 
-    /// Builds a request (DISCOVER or REQUEST) as bytes.
+    /// Builds a request (DISCOVER or REQUEST) for this client's transport.
     pub fn build(&self, phone: &Phone, xid: u32, msg: u8, offer: Option<&Reply>) -> Vec<u8> {
-        let mut m = Message::default();
-        m.set_xid(xid)
-            .set_chaddr(&phone.mac)
-            .set_opcode(v4::Opcode::BootRequest);
-        match &self.transport {
-            Transport::Broadcast { .. } => {
-                m.set_flags(Flags::default().set_broadcast());
-            }
-            Transport::Relay { relay, .. } => {
-                m.set_giaddr(*relay).set_hops(1);
-            }
-        }
-        let opts = m.opts_mut();
-        opts.insert(DhcpOption::MessageType(MessageType::from(msg)));
-        if !phone.prl.is_empty() {
-            opts.insert(DhcpOption::ParameterRequestList(
-                phone.prl.iter().map(|c| OptionCode::from(*c)).collect(),
-            ));
-        }
-        if let Some(o) = offer {
-            opts.insert(DhcpOption::RequestedIpAddress(o.yiaddr));
-            if let Some(sid) = o.server_id() {
-                opts.insert(DhcpOption::ServerIdentifier(sid));
-            }
-        }
-        let mut buf = Vec::with_capacity(576);
-        m.encode(&mut Encoder::new(&mut buf))
-            .expect("encoding a request cannot fail");
-        // dhcproto ends with the end option; drop it to append raw options:
-        // it would omit a zero-length option 60, and we want exact bytes.
-        assert_eq!(buf.pop(), Some(255), "dhcproto ends options with end");
-        let raw = phone.vendor_class.iter().map(|v| (60u8, v));
-        for (code, v) in raw.chain(phone.extra_options.iter().map(|(c, v)| (*c, v))) {
-            assert!(v.len() <= 255, "option {code} longer than 255 bytes");
-            buf.push(code);
-            buf.push(v.len() as u8);
-            buf.extend_from_slice(v);
-        }
-        buf.push(255);
-        // BOOTP minimum size; some servers drop shorter packets.
-        if buf.len() < 300 {
-            buf.resize(300, 0);
-        }
-        buf
+        build_request(&self.transport, phone, xid, msg, offer)
     }
 
     /// Sends raw bytes to the server (or broadcast).
@@ -528,5 +540,145 @@ impl Client {
             return Err(DhcpError::Nak(Box::new(ack)));
         }
         Ok(Dora { xid, offer, ack })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relay() -> Transport {
+        Transport::Relay {
+            relay: Ipv4Addr::new(10, 211, 1, 1),
+            server: Ipv4Addr::new(10, 201, 1, 1),
+        }
+    }
+
+    fn request_options(pkt: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        assert_eq!(pkt[236..240], MAGIC);
+        parse_options(&pkt[OPTIONS_OFFSET..]).unwrap()
+    }
+
+    #[test]
+    fn option60_bytes_go_out_exactly_even_empty_or_binary() {
+        let mut binary: Vec<u8> = (0..=254u8).collect();
+        binary[3] = 0;
+        for vc in [
+            vec![],
+            b"Cisco Systems, Inc. IP Phone CP-7941G\0".to_vec(),
+            binary,
+        ] {
+            let phone = Phone::cisco([0, 1, 2, 3, 4, 5], &vc);
+            let pkt = build_request(&relay(), &phone, 7, MSG_DISCOVER, None);
+            let opts = request_options(&pkt);
+            let got: Vec<_> = opts.iter().filter(|(c, _)| *c == 60).collect();
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].1, vc);
+            assert!(pkt.len() >= 300);
+        }
+    }
+
+    #[test]
+    fn relay_sets_giaddr_hops_and_broadcast_sets_flag() {
+        let phone = Phone::new([0, 1, 2, 3, 4, 5]);
+        let pkt = build_request(&relay(), &phone, 0x01020304, MSG_DISCOVER, None);
+        assert_eq!(pkt[3], 1, "hops");
+        assert_eq!(pkt[4..8], [1, 2, 3, 4], "xid");
+        assert_eq!(pkt[24..28], [10, 211, 1, 1], "giaddr");
+        assert_eq!(pkt[28..34], [0, 1, 2, 3, 4, 5], "chaddr");
+        let b = Transport::Broadcast {
+            iface: "eth0".into(),
+        };
+        let pkt = build_request(&b, &phone, 1, MSG_DISCOVER, None);
+        assert_eq!(pkt[10] & 0x80, 0x80, "broadcast flag");
+        assert_eq!(pkt[24..28], [0, 0, 0, 0]);
+        let opts = request_options(&pkt);
+        assert!(opts.contains(&(53, vec![MSG_DISCOVER])));
+        assert!(opts.contains(&(55, CISCO_PRL.to_vec())));
+        assert!(!opts.iter().any(|(c, _)| *c == 60));
+    }
+
+    #[test]
+    fn request_carries_requested_ip_and_server_id() {
+        let offer = reply_with(&[(53, vec![MSG_OFFER]), (54, vec![10, 201, 1, 1])]);
+        let pkt = build_request(&relay(), &Phone::new([0; 6]), 1, MSG_REQUEST, Some(&offer));
+        let opts = request_options(&pkt);
+        assert!(opts.contains(&(50, vec![10, 201, 1, 150])));
+        assert!(opts.contains(&(54, vec![10, 201, 1, 1])));
+    }
+
+    fn reply_with(options: &[(u8, Vec<u8>)]) -> Reply {
+        let mut raw = vec![0u8; OPTIONS_OFFSET];
+        raw[0] = 2;
+        raw[4..8].copy_from_slice(&[0, 0, 0, 1]);
+        raw[16..20].copy_from_slice(&[10, 201, 1, 150]);
+        raw[236..240].copy_from_slice(&MAGIC);
+        raw.push(0); // pad
+        for (c, v) in options {
+            raw.push(*c);
+            raw.push(v.len() as u8);
+            raw.extend_from_slice(v);
+        }
+        raw.push(255);
+        Reply::parse(&raw).unwrap()
+    }
+
+    #[test]
+    fn duplicates_stay_visible() {
+        let r = reply_with(&[
+            (53, vec![MSG_ACK]),
+            (150, vec![10, 0, 0, 1]),
+            (150, vec![10, 0, 0, 2]),
+        ]);
+        assert_eq!(r.option_count(150), 2);
+        assert_eq!(
+            r.option150().unwrap(),
+            Some(vec![Ipv4Addr::new(10, 0, 0, 1)])
+        );
+        assert_eq!(r.yiaddr, Ipv4Addr::new(10, 201, 1, 150));
+        assert_eq!(r.msg_type, MSG_ACK);
+    }
+
+    #[test]
+    fn option150_must_be_positive_multiple_of_4() {
+        for bad in [
+            vec![],
+            vec![1, 2, 3, 4, 5],
+            b"10.0.0.1".to_vec()[..7].to_vec(),
+        ] {
+            let r = reply_with(&[(53, vec![MSG_ACK]), (150, bad.clone())]);
+            assert!(r.option150().is_err(), "{bad:?}");
+        }
+        let r = reply_with(&[(53, vec![MSG_ACK])]);
+        assert_eq!(r.option150(), Ok(None));
+    }
+
+    #[test]
+    fn option66_text_and_truncated_options() {
+        let r = reply_with(&[(53, vec![MSG_ACK]), (66, b"tftp.example\0".to_vec())]);
+        assert_eq!(r.option66().as_deref(), Some("tftp.example"));
+        assert!(matches!(
+            parse_options(&[150, 8, 1, 2]),
+            Err(DhcpError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_options(&[150]),
+            Err(DhcpError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn mac_and_hex_parsing() {
+        assert_eq!(
+            parse_mac("00:11:22:aa:BB:cc"),
+            Ok([0, 0x11, 0x22, 0xaa, 0xbb, 0xcc])
+        );
+        assert_eq!(
+            parse_mac("001122aabbcc"),
+            Ok([0, 0x11, 0x22, 0xaa, 0xbb, 0xcc])
+        );
+        assert!(parse_mac("00:11:22").is_err());
+        assert_eq!(parse_hex(""), Ok(vec![]));
+        assert!(parse_hex("abc").is_err());
     }
 }

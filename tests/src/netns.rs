@@ -131,29 +131,39 @@ impl Netns {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        let path = format!("/run/netns/{}", self.name);
-        // A scoped, short-lived thread: setns only affects the calling thread
-        // and the thread dies afterwards, so no other thread changes namespace.
-        std::thread::scope(|s| {
-            s.spawn(move || -> io::Result<R> {
-                let cpath = CString::new(path).expect("no NUL in path");
-                // SAFETY: plain syscalls on a path we own; fd closed below.
-                let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                let rc = unsafe { libc::setns(fd, libc::CLONE_NEWNET) };
-                let err = io::Error::last_os_error();
-                unsafe { libc::close(fd) };
-                if rc != 0 {
-                    return Err(err);
-                }
-                Ok(f())
-            })
-            .join()
-            .expect("netns thread panicked")
-        })
+        run_in(&self.name, f)
     }
+}
+
+/// Runs `f` on a fresh thread that has joined the namespace named `name`
+/// (as listed by `ip netns`); see [`Netns::run`].
+pub fn run_in<F, R>(name: &str, f: F) -> io::Result<R>
+where
+    F: FnOnce() -> R + Send,
+    R: Send,
+{
+    let path = format!("/run/netns/{name}");
+    // A scoped, short-lived thread: setns only affects the calling thread
+    // and the thread dies afterwards, so no other thread changes namespace.
+    std::thread::scope(|s| {
+        s.spawn(move || -> io::Result<R> {
+            let cpath = CString::new(path).expect("no NUL in path");
+            // SAFETY: plain syscalls on a path we own; fd closed below.
+            let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let rc = unsafe { libc::setns(fd, libc::CLONE_NEWNET) };
+            let err = io::Error::last_os_error();
+            unsafe { libc::close(fd) };
+            if rc != 0 {
+                return Err(err);
+            }
+            Ok(f())
+        })
+        .join()
+        .expect("netns thread panicked")
+    })
 }
 
 impl Drop for Netns {
