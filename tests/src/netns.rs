@@ -57,7 +57,9 @@ pub fn ip(args: &[&str]) -> io::Result<()> {
     Ok(())
 }
 
-/// Deletes namespaces with our prefix whose creating process is gone (crashed runs).
+/// Deletes namespaces with our prefix whose creating process is gone (crashed
+/// runs), killing what still runs inside them. Runs once per process
+/// automatically; also `phone-sim cleanup`.
 pub fn cleanup_stale() {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
         return;
@@ -72,6 +74,15 @@ pub fn cleanup_stale() {
             continue;
         }
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            // Kea servers of a killed test run outlive it: stop them first.
+            if let Ok(o) = Command::new("ip").args(["netns", "pids", name]).output() {
+                for p in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    if let Ok(p) = p.parse::<libc::pid_t>() {
+                        // SAFETY: kill(2) on a pid found inside our own stale namespace.
+                        unsafe { libc::kill(p, libc::SIGKILL) };
+                    }
+                }
+            }
             let _ = ip(&["netns", "del", name]);
         }
     }

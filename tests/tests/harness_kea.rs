@@ -118,6 +118,16 @@ fn control_socket_answers_list_commands() {
 }
 
 #[test]
+fn failed_start_reports_kea_log() {
+    let topo = Topology::new(1).expect("topology");
+    let mut cfg = Dhcp4Config::for_topology(&topo).build();
+    cfg["subnet4"][0]["pools"] = json!([{"pool": "192.0.2.1 - 192.0.2.9"}]);
+    let err = KeaServer::start(&topo.server, cfg).expect_err("Kea must refuse this config");
+    assert!(err.contains("exited during start-up"), "{err}");
+    assert!(err.contains("192.0.2.1-192.0.2.9"), "{err}");
+}
+
+#[test]
 fn config_check_rejects_a_broken_config() {
     let topo = Topology::new(1).expect("topology");
     let good = Dhcp4Config::for_topology(&topo).build();

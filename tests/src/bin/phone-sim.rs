@@ -14,7 +14,7 @@ use cisco_tftp_tests::dhcp::{
     CISCO_PRL,
 };
 use cisco_tftp_tests::fuzz::{fuzz_with, FuzzConfig};
-use cisco_tftp_tests::netns::run_in;
+use cisco_tftp_tests::netns::{cleanup_stale, run_in};
 
 #[derive(Parser)]
 #[command(name = "phone-sim", about = "Speak DHCPv4 like a Cisco IP phone")]
@@ -35,6 +35,8 @@ enum Cmd {
     Dhcp(DhcpArgs),
     /// Send DISCOVERs with random option 60 as a relay and count the OFFERs.
     Fuzz(FuzzArgs),
+    /// Delete test namespaces (and their processes) left by crashed test runs.
+    Cleanup,
 }
 
 #[derive(Args)]
@@ -115,6 +117,10 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
     match cli.cmd {
         Cmd::Dhcp(a) => dhcp(a, cli.json),
         Cmd::Fuzz(a) => fuzz(a, cli.json),
+        Cmd::Cleanup => {
+            cleanup_stale();
+            Ok(())
+        }
     }
 }
 
