@@ -1,149 +1,125 @@
 //! Decision counters and the names of the Kea statistics they mirror.
 //!
 //! Lock-free (`AtomicU64`, relaxed: they are tallies, nothing is ordered by them) so Kea's
-//! packet threads can bump them concurrently. Statistic names are built once at load so the
-//! per-packet path hands out `&str`s and never formats.
+//! packet threads can bump them concurrently. Statistic names: constants, and per-family names built
+//! once at load (`stat_names`) so the per-packet path never formats.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde_json::{Map, Value};
 
+use crate::engine::Engine;
 use crate::matching::FamilyId;
 
 /// Prefix of every statistic this hook creates.
 pub const STAT_PREFIX: &str = "cisco-tftp";
+/// Option 150 sent, all families.
+pub const STAT_SENT: &str = "cisco-tftp.option-150-sent";
+/// Cisco clients skipped because their family is in `disabled-families`.
+pub const STAT_SKIPPED_FAMILY_DISABLED: &str = "cisco-tftp.skipped.family-disabled";
+/// Cisco clients skipped because no server list applies to them.
+pub const STAT_SKIPPED_NO_POLICY: &str = "cisco-tftp.skipped.no-policy";
+/// Contained errors (caught panics and C++ exceptions).
+pub const STAT_ERRORS: &str = "cisco-tftp.errors";
 
-/// Kea statistic names, built once.
-#[derive(Clone, Debug)]
-pub struct StatNames {
-    sent: String,
-    sent_by_family: Vec<String>,
-    skipped_family_disabled: String,
-    skipped_no_policy: String,
-    errors: String,
+/// `cisco-tftp.option-150-sent.<family>`; call at load, not per packet.
+pub fn stat_sent_family(family: &str) -> String {
+    format!("{STAT_SENT}.{family}")
 }
 
-impl StatNames {
-    /// `families` as from `Matcher::families()`: ids are dense indexes.
-    pub fn new<'f>(families: impl IntoIterator<Item = (FamilyId, &'f str)>) -> StatNames {
-        let mut sent_by_family: Vec<String> = Vec::new();
-        for (id, name) in families {
-            if sent_by_family.len() <= id.index() {
-                sent_by_family.resize(id.index() + 1, String::new());
-            }
-            sent_by_family[id.index()] = format!("{STAT_PREFIX}.option-150-sent.{name}");
+/// Every statistic name for an engine (totals first, then one per family, in family-table
+/// order), to create them all at load.
+pub fn stat_names(engine: &Engine) -> Vec<String> {
+    [
+        STAT_SENT,
+        STAT_SKIPPED_FAMILY_DISABLED,
+        STAT_SKIPPED_NO_POLICY,
+        STAT_ERRORS,
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .chain(engine.families().map(|(_, name)| stat_sent_family(name)))
+    .collect()
+}
+
+/// One tally per family, indexed by `FamilyId`.
+#[derive(Debug)]
+struct PerFamily(Box<[AtomicU64]>);
+
+impl PerFamily {
+    fn new(n: usize) -> Self {
+        PerFamily((0..n).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    fn bump(&self, family: FamilyId) {
+        // An id from another engine is ignored rather than trusted as an index.
+        if let Some(c) = self.0.get(family.index()) {
+            c.fetch_add(1, Relaxed);
         }
-        StatNames {
-            sent: format!("{STAT_PREFIX}.option-150-sent"),
-            sent_by_family,
-            skipped_family_disabled: format!("{STAT_PREFIX}.skipped.family-disabled"),
-            skipped_no_policy: format!("{STAT_PREFIX}.skipped.no-policy"),
-            errors: format!("{STAT_PREFIX}.errors"),
-        }
     }
 
-    /// `cisco-tftp.option-150-sent`
-    pub fn sent(&self) -> &str {
-        &self.sent
+    fn get(&self, family: FamilyId) -> u64 {
+        self.0.get(family.index()).map_or(0, |c| c.load(Relaxed))
     }
 
-    /// `cisco-tftp.option-150-sent.<family>`; `None` for an id not in the table.
-    pub fn sent_family(&self, family: FamilyId) -> Option<&str> {
-        self.sent_by_family
-            .get(family.index())
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
-    }
-
-    /// `cisco-tftp.skipped.family-disabled`
-    pub fn skipped_family_disabled(&self) -> &str {
-        &self.skipped_family_disabled
-    }
-
-    /// `cisco-tftp.skipped.no-policy`
-    pub fn skipped_no_policy(&self) -> &str {
-        &self.skipped_no_policy
-    }
-
-    /// `cisco-tftp.errors`
-    pub fn errors(&self) -> &str {
-        &self.errors
-    }
-
-    /// Every name, e.g. to create the statistics at load (totals first, then per family).
-    pub fn all(&self) -> impl Iterator<Item = &str> + '_ {
-        [
-            self.sent.as_str(),
-            &self.skipped_family_disabled,
-            &self.skipped_no_policy,
-            &self.errors,
-        ]
-        .into_iter()
-        .chain(
-            self.sent_by_family
-                .iter()
-                .map(String::as_str)
-                .filter(|s| !s.is_empty()),
-        )
+    fn non_zero(&self) -> impl Iterator<Item = (FamilyId, u64)> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (FamilyId(i as u16), c.load(Relaxed)))
+            .filter(|(_, v)| *v > 0)
     }
 }
 
 /// Counts of what the hook decided, since load.
 #[derive(Debug)]
 pub struct Counters {
-    names: StatNames,
     sent: AtomicU64,
-    sent_by_family: Box<[AtomicU64]>,
+    sent_by_family: PerFamily,
     skipped_family_disabled: AtomicU64,
     skipped_no_policy: AtomicU64,
+    skipped_by_family: PerFamily,
     errors: AtomicU64,
 }
 
 impl Counters {
-    pub fn new<'f>(families: impl IntoIterator<Item = (FamilyId, &'f str)>) -> Counters {
-        let names = StatNames::new(families);
-        let sent_by_family = (0..names.sent_by_family.len())
-            .map(|_| AtomicU64::new(0))
-            .collect();
+    /// Counters sized for the engine's family table.
+    pub fn new(engine: &Engine) -> Counters {
+        Self::with_families(engine.families().count())
+    }
+
+    pub fn with_families(n: usize) -> Counters {
         Counters {
-            names,
             sent: AtomicU64::new(0),
-            sent_by_family,
+            sent_by_family: PerFamily::new(n),
             skipped_family_disabled: AtomicU64::new(0),
             skipped_no_policy: AtomicU64::new(0),
+            skipped_by_family: PerFamily::new(n),
             errors: AtomicU64::new(0),
         }
     }
 
-    pub fn names(&self) -> &StatNames {
-        &self.names
-    }
-
-    /// Counts an option 150 sent; returns the statistic names to bump by 1 in Kea.
-    pub fn sent(&self, family: FamilyId) -> [Option<&str>; 2] {
+    /// Counts an option 150 sent (STAT_SENT and `stat_sent_family`).
+    pub fn sent(&self, family: FamilyId) {
         self.sent.fetch_add(1, Relaxed);
-        if let Some(c) = self.sent_by_family.get(family.index()) {
-            c.fetch_add(1, Relaxed);
-        }
-        [Some(self.names.sent()), self.names.sent_family(family)]
+        self.sent_by_family.bump(family);
     }
 
     /// Counts a Cisco client skipped because its family is disabled.
-    pub fn skipped_family_disabled(&self) -> &str {
+    pub fn skipped_family_disabled(&self, family: FamilyId) {
         self.skipped_family_disabled.fetch_add(1, Relaxed);
-        self.names.skipped_family_disabled()
+        self.skipped_by_family.bump(family);
     }
 
     /// Counts a Cisco client skipped because no list applies to it.
-    pub fn skipped_no_policy(&self) -> &str {
+    pub fn skipped_no_policy(&self, family: FamilyId) {
         self.skipped_no_policy.fetch_add(1, Relaxed);
-        self.names.skipped_no_policy()
+        self.skipped_by_family.bump(family);
     }
 
     /// Counts a contained error (a caught panic or C++ exception).
-    pub fn error(&self) -> &str {
+    pub fn error(&self) {
         self.errors.fetch_add(1, Relaxed);
-        self.names.errors()
     }
 
     pub fn sent_total(&self) -> u64 {
@@ -151,9 +127,11 @@ impl Counters {
     }
 
     pub fn sent_for(&self, family: FamilyId) -> u64 {
-        self.sent_by_family
-            .get(family.index())
-            .map_or(0, |c| c.load(Relaxed))
+        self.sent_by_family.get(family)
+    }
+
+    pub fn skipped_for(&self, family: FamilyId) -> u64 {
+        self.skipped_by_family.get(family)
     }
 
     pub fn skipped_family_disabled_total(&self) -> u64 {
@@ -168,28 +146,29 @@ impl Counters {
         self.errors.load(Relaxed)
     }
 
-    /// Counters keyed by statistic name; per-family entries only when non-zero.
-    pub fn snapshot(&self) -> Value {
+    /// Counters keyed by Kea statistic name (per-family entries only when non-zero), plus
+    /// `skipped-by-family` (family name -> Cisco clients skipped, for any reason).
+    pub fn snapshot(&self, engine: &Engine) -> Value {
         let mut m = Map::new();
-        let n = &self.names;
-        m.insert(n.sent().into(), self.sent_total().into());
-        for (i, c) in self.sent_by_family.iter().enumerate() {
-            let v = c.load(Relaxed);
-            if v > 0 {
-                if let Some(name) = n.sent_family(FamilyId(i as u16)) {
-                    m.insert(name.into(), v.into());
-                }
-            }
+        m.insert(STAT_SENT.into(), self.sent_total().into());
+        for (id, v) in self.sent_by_family.non_zero() {
+            m.insert(stat_sent_family(engine.family_name(id)), v.into());
         }
         m.insert(
-            n.skipped_family_disabled().into(),
+            STAT_SKIPPED_FAMILY_DISABLED.into(),
             self.skipped_family_disabled_total().into(),
         );
         m.insert(
-            n.skipped_no_policy().into(),
+            STAT_SKIPPED_NO_POLICY.into(),
             self.skipped_no_policy_total().into(),
         );
-        m.insert(n.errors().into(), self.errors_total().into());
+        m.insert(STAT_ERRORS.into(), self.errors_total().into());
+        let skipped: Map<String, Value> = self
+            .skipped_by_family
+            .non_zero()
+            .map(|(id, v)| (engine.family_name(id).to_string(), v.into()))
+            .collect();
+        m.insert("skipped-by-family".into(), Value::Object(skipped));
         Value::Object(m)
     }
 }
@@ -197,73 +176,67 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matching::Matcher;
     use serde_json::json;
     use std::sync::Arc;
 
+    fn engine() -> Engine {
+        Engine::from_json(
+            r#"{"servers": ["10.0.0.1"], "patterns": [{"regex": "^Acme", "family": "acme"}]}"#,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn names() {
-        let m = Matcher::builtin();
-        let c = Counters::new(m.families());
-        let n = c.names();
-        assert_eq!(n.sent(), "cisco-tftp.option-150-sent");
+        let e = engine();
+        assert_eq!(STAT_SENT, "cisco-tftp.option-150-sent");
+        assert_eq!(stat_sent_family("79xx"), "cisco-tftp.option-150-sent.79xx");
         assert_eq!(
-            n.sent_family(FamilyId::numeric(79)),
-            Some("cisco-tftp.option-150-sent.79xx")
-        );
-        assert_eq!(
-            n.sent_family(FamilyId::SPA),
-            Some("cisco-tftp.option-150-sent.spa")
-        );
-        assert_eq!(n.sent_family(FamilyId(500)), None);
-        assert_eq!(
-            n.skipped_family_disabled(),
+            STAT_SKIPPED_FAMILY_DISABLED,
             "cisco-tftp.skipped.family-disabled"
         );
-        assert_eq!(n.skipped_no_policy(), "cisco-tftp.skipped.no-policy");
-        assert_eq!(n.errors(), "cisco-tftp.errors");
-        assert_eq!(n.all().count(), 4 + m.family_count());
+        assert_eq!(STAT_SKIPPED_NO_POLICY, "cisco-tftp.skipped.no-policy");
+        assert_eq!(STAT_ERRORS, "cisco-tftp.errors");
+        let names = stat_names(&e);
+        assert_eq!(names.len(), 4 + e.families().count());
+        assert!(names.contains(&"cisco-tftp.option-150-sent.88xx".to_string()));
+        assert_eq!(names.last().unwrap(), "cisco-tftp.option-150-sent.acme");
+        assert!(names.iter().all(|n| n.starts_with(STAT_PREFIX)));
     }
 
     #[test]
     fn counting_and_snapshot() {
-        let c = Counters::new(Matcher::builtin().families());
+        let e = engine();
+        let c = Counters::new(&e);
         let f79 = FamilyId::numeric(79);
-        assert_eq!(
-            c.sent(f79),
-            [
-                Some("cisco-tftp.option-150-sent"),
-                Some("cisco-tftp.option-150-sent.79xx")
-            ]
-        );
         c.sent(f79);
-        c.sent(FamilyId::SPA);
-        // An unknown id still counts in the total, without a per-family name.
-        assert_eq!(
-            c.sent(FamilyId(999)),
-            [Some("cisco-tftp.option-150-sent"), None]
-        );
-        c.skipped_no_policy();
-        c.skipped_family_disabled();
-        c.skipped_family_disabled();
-        assert_eq!(c.error(), "cisco-tftp.errors");
+        c.sent(f79);
+        c.sent(e.matcher().family_id("acme").unwrap());
+        // An unknown id still counts in the total, without a per-family entry.
+        c.sent(FamilyId(999));
+        c.skipped_no_policy(FamilyId::GENERIC);
+        c.skipped_family_disabled(FamilyId::SPA);
+        c.skipped_family_disabled(FamilyId::SPA);
+        c.error();
         assert_eq!(c.sent_for(f79), 2);
+        assert_eq!(c.skipped_for(FamilyId::SPA), 2);
         assert_eq!(
-            c.snapshot(),
+            c.snapshot(&e),
             json!({
                 "cisco-tftp.option-150-sent": 4,
                 "cisco-tftp.option-150-sent.79xx": 2,
-                "cisco-tftp.option-150-sent.spa": 1,
+                "cisco-tftp.option-150-sent.acme": 1,
                 "cisco-tftp.skipped.family-disabled": 2,
                 "cisco-tftp.skipped.no-policy": 1,
-                "cisco-tftp.errors": 1
+                "cisco-tftp.errors": 1,
+                "skipped-by-family": {"spa": 2, "generic": 1}
             })
         );
     }
 
     #[test]
     fn concurrent_bumps_are_not_lost() {
-        let c = Arc::new(Counters::new(Matcher::builtin().families()));
+        let c = Arc::new(Counters::with_families(104));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let c = Arc::clone(&c);

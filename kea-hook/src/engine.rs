@@ -1,4 +1,4 @@
-//! The one object the FFI edge holds: configuration, matcher, policy and counters together.
+//! The one object the FFI edge holds: configuration, matcher and policy together.
 //!
 //! `decide` is the per-packet path: allocation-free (unless user patterns are configured),
 //! no locks, borrows everything it returns. `Engine` is `Send + Sync`, so Kea's packet threads
@@ -9,7 +9,6 @@ use std::net::Ipv4Addr;
 use serde_json::{json, Map, Value};
 
 use crate::config::{self, ConfigError, HookConfig};
-use crate::counters::Counters;
 use crate::encoding;
 use crate::matching::{FamilyId, Kind, Match, Matcher};
 use crate::policy::{Location, Policy};
@@ -75,7 +74,6 @@ pub struct Engine {
     config: HookConfig,
     matcher: Matcher,
     policy: Policy,
-    counters: Counters,
 }
 
 const DRY_RUN_ARGS: &[&str] = &[
@@ -119,12 +117,10 @@ impl Engine {
                 }
             })?;
         let policy = Policy::build(&config, &matcher)?;
-        let counters = Counters::new(matcher.families());
         Ok(Engine {
             config,
             matcher,
             policy,
-            counters,
         })
     }
 
@@ -158,20 +154,9 @@ impl Engine {
         }
     }
 
-    /// Counts a decision; returns the Kea statistic names to bump by 1 (none for NotCisco).
-    pub fn count(&self, decision: &Decision<'_>) -> [Option<&str>; 2] {
-        match decision {
-            Decision::NotCisco => [None, None],
-            Decision::FamilyDisabled { .. } => {
-                [Some(self.counters.skipped_family_disabled()), None]
-            }
-            Decision::NoPolicy { .. } => [Some(self.counters.skipped_no_policy()), None],
-            Decision::Send(a) => self.counters.sent(a.family),
-        }
-    }
-
-    pub fn counters(&self) -> &Counters {
-        &self.counters
+    /// Whether any site matches by subnet id (else the edge need not note the subnet).
+    pub fn uses_subnet_ids(&self) -> bool {
+        self.config.sites.iter().any(|s| !s.subnet_ids.is_empty())
     }
 
     pub fn matcher(&self) -> &Matcher {
@@ -392,7 +377,7 @@ mod tests {
     }
 
     #[test]
-    fn decide_each_outcome_and_count() {
+    fn decide_each_outcome() {
         let e = engine();
         let decide = |vc: &[u8], giaddr: Option<&str>| {
             let req = Request {
@@ -402,36 +387,25 @@ mod tests {
                 client_addr: None,
             };
             let d = e.decide(&req);
-            let names: Vec<String> = e
-                .count(&d)
-                .iter()
-                .flatten()
-                .map(|s| s.to_string())
-                .collect();
-            (d.reason(), names)
+            match d {
+                Decision::Send(a) => format!("send {} ({})", e.family_name(a.family), a.rule),
+                Decision::FamilyDisabled { family } | Decision::NoPolicy { family } => {
+                    format!("{} {}", d.reason(), e.family_name(family))
+                }
+                Decision::NotCisco => "not-cisco".into(),
+            }
         };
-        assert_eq!(decide(b"MSFT 5.0", None), ("not-cisco", vec![]));
-        assert_eq!(
-            decide(b"CISCO SPA122", None),
-            (
-                "family-disabled",
-                vec!["cisco-tftp.skipped.family-disabled".to_string()]
-            )
-        );
+        assert_eq!(decide(b"MSFT 5.0", None), "not-cisco");
+        assert_eq!(decide(b"", None), "not-cisco");
+        assert_eq!(decide(b"CISCO SPA122", None), "family-disabled spa");
         assert_eq!(
             decide(b"Cisco Systems, Inc. IP Phone CP-8841", None),
-            (
-                "send",
-                vec![
-                    "cisco-tftp.option-150-sent".to_string(),
-                    "cisco-tftp.option-150-sent.88xx".to_string()
-                ]
-            )
+            "send 88xx (global, family 88xx)"
         );
+        // branch-b has only a model list: other phones there fall through to global.
         assert_eq!(
-            decide(b"Acme Phone X1", Some("10.4.0.1")).0,
-            "send",
-            "global servers catch what branch-b lacks"
+            decide(b"Acme Phone X1", Some("10.4.0.1")),
+            "send acme (global, servers)"
         );
         let none = Request::default();
         assert!(matches!(e.decide(&none), Decision::NotCisco));
@@ -443,9 +417,7 @@ mod tests {
         };
         let d = e2.decide(&req);
         assert!(matches!(d, Decision::NoPolicy { family } if family == FamilyId::GENERIC));
-        assert_eq!(e2.count(&d), [Some("cisco-tftp.skipped.no-policy"), None]);
-        assert_eq!(e2.counters().skipped_no_policy_total(), 1);
-        assert_eq!(e.counters().snapshot()["cisco-tftp.option-150-sent"], 2);
+        assert_eq!(d.reason(), "no-policy");
     }
 
     #[test]
@@ -526,8 +498,6 @@ mod tests {
             json!({"matched": false, "reason": "no-policy", "kind": "ip-phone",
                    "model": "8841", "family": "88xx"})
         );
-        // Dry runs are not counted.
-        assert_eq!(e.counters().sent_total(), 0);
     }
 
     #[test]
@@ -599,6 +569,12 @@ mod tests {
             e.families().count(),
             crate::matching::BUILTIN_FAMILY_COUNT + 1
         );
+        assert!(e.uses_subnet_ids());
+        let e2 = Engine::from_json(
+            r#"{"sites": [{"name": "a", "relays": ["10.0.0.1"], "servers": ["10.0.0.2"]}]}"#,
+        )
+        .unwrap();
+        assert!(!e2.uses_subnet_ids());
         assert_eq!(
             e.family_name(FamilyId(crate::matching::BUILTIN_FAMILY_COUNT as u16)),
             "acme"
