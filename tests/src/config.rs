@@ -14,6 +14,16 @@ use crate::netns::Topology;
 /// Subnet id of link k's relay subnet is this + k.
 pub const RELAY_SUBNET_ID_OFFSET: u32 = 100;
 
+/// Subnet id of link k's directly attached subnet (broadcast phones).
+pub fn subnet_id(k: u8) -> u32 {
+    u32::from(k)
+}
+
+/// Subnet id of the subnet behind link k's relay (giaddr 10.211.k.1).
+pub fn relay_subnet_id(k: u8) -> u32 {
+    RELAY_SUBNET_ID_OFFSET + u32::from(k)
+}
+
 /// Kea's hook-free Dhcp4 config under construction; `build()` gives the JSON.
 #[derive(Clone, Debug)]
 pub struct Dhcp4Config {
@@ -27,13 +37,13 @@ impl Dhcp4Config {
         for l in &topo.links {
             let k = l.index;
             subnets.push(json!({
-                "id": u32::from(k),
+                "id": subnet_id(k),
                 "subnet": l.subnet(),
                 "pools": [{"pool": format!("10.201.{k}.100 - 10.201.{k}.199")}],
                 "option-data": [{"name": "routers", "data": l.server_addr.to_string()}],
             }));
             subnets.push(json!({
-                "id": RELAY_SUBNET_ID_OFFSET + u32::from(k),
+                "id": relay_subnet_id(k),
                 "subnet": l.relay_subnet(),
                 "pools": [{"pool": format!("10.211.{k}.100 - 10.211.{k}.199")}],
                 "option-data": [{"name": "routers", "data": l.relay_addr.to_string()}],

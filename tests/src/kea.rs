@@ -256,6 +256,13 @@ impl KeaServer {
         send_command(&self.paths.socket(), &req)
     }
 
+    /// The current value of statistic `name` (`statistic-get`), None if unknown.
+    pub fn statistic(&self, name: &str) -> Result<Option<i64>, String> {
+        let answer = self.command("statistic-get", Some(json!({ "name": name })))?;
+        // Kea answers {"arguments": {name: [[value, timestamp], ...]}}, newest first.
+        Ok(answer["arguments"][name][0][0].as_i64())
+    }
+
     /// Replaces the configuration with `config-set` (paths filled in as at
     /// start); returns Kea's answer. Kea keeps the old config on failure.
     pub fn reload(&mut self, config: Value) -> Result<Value, String> {
