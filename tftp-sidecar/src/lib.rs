@@ -15,3 +15,4 @@ pub mod packet;
 pub mod server;
 pub mod cli;
 pub mod config;
+pub mod http;

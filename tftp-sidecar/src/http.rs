@@ -1,0 +1,80 @@
+//! The status listener (separate from TFTP): `/metrics`, `/healthz`, `/readyz`,
+//! `/api/v1/phones`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+struct AppState {
+    metrics: Arc<Metrics>,
+    ready: watch::Receiver<bool>,
+}
+
+/// The routes, for serving on a listener of your own or testing without one.
+/// `ready` is true once the TFTP socket is bound and the store is usable.
+pub fn router(metrics: Arc<Metrics>, ready: watch::Receiver<bool>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/phones", get(phones))
+        .with_state(AppState { metrics, ready })
+}
+
+/// Serve until the process ends.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    ready: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(metrics, ready)).await
+}
+
+/// Serve until `shutdown` completes, then finish the requests in progress.
+pub async fn serve_with_shutdown(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    ready: watch::Receiver<bool>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(metrics, ready))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn metrics_text(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    if *s.ready.borrow() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+async fn phones(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(s.metrics.phones().snapshot())
+}
