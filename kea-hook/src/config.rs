@@ -5,6 +5,8 @@
 //! `parameter 'sites[1].servers[0]': not an IPv4 address: "10.0.0.300"`: Kea shows this text
 //! when it rejects the configuration. See docs/PARAMETERS.md for the schema.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::net::Ipv4Addr;
 

@@ -4,6 +4,8 @@
 //! packet threads can bump them concurrently. Statistic names: constants, and per-family names built
 //! once at load (`stat_names`) so the per-packet path never formats.
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde_json::{Map, Value};

@@ -3,6 +3,8 @@
 //! Option 150 (RFC 5859) is a list of IPv4 addresses, 4 network-order bytes each; an option's
 //! payload is at most 255 bytes, hence at most 63 servers. Option 66 is ASCII text.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -42,7 +44,7 @@ pub fn option150(servers: &[Ipv4Addr]) -> Result<Vec<u8>, EncodeError> {
 
 /// Decodes an option 150 payload; `None` unless it is 1..=63 whole addresses.
 pub fn decode_option150(payload: &[u8]) -> Option<Vec<Ipv4Addr>> {
-    if payload.is_empty() || payload.len() % 4 != 0 || payload.len() / 4 > MAX_SERVERS {
+    if payload.is_empty() || payload.len() & 3 != 0 || payload.len() / 4 > MAX_SERVERS {
         return None;
     }
     Some(
@@ -72,7 +74,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Parses hex text (either case, even length, no separators).
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     let t = text.as_bytes();
-    if t.len() % 2 != 0 {
+    if t.len() & 1 != 0 {
         return None;
     }
     t.chunks_exact(2)

@@ -4,6 +4,8 @@
 //! no locks, borrows everything it returns. `Engine` is `Send + Sync`, so Kea's packet threads
 //! can share one instance.
 
+#![forbid(unsafe_code)]
+
 use std::net::Ipv4Addr;
 
 use serde_json::{json, Map, Value};

@@ -4,6 +4,8 @@
 //! response, so it must not allocate, must not use regex and must never panic, whatever bytes
 //! a client sends. User patterns (regex) are only consulted when the configuration has some.
 
+#![forbid(unsafe_code)]
+
 use regex::bytes::Regex;
 
 /// What kind of device a vendor class describes.

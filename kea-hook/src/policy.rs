@@ -7,6 +7,8 @@
 //! Every list is encoded once at build time, so resolving only returns references and never
 //! allocates.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -227,7 +229,7 @@ impl Policy {
         for site in &self.sites {
             if let Some(score) = site.score(at) {
                 // Strictly greater: on a tie the earlier site stays.
-                if best.map_or(true, |(b, _)| score > b) {
+                if !matches!(best, Some((b, _)) if b >= score) {
                     best = Some((score, site));
                 }
             }
