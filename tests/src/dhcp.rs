@@ -469,16 +469,23 @@ impl Client {
         Ok(None)
     }
 
-    /// The next parseable BOOTREPLY before `deadline`; junk is skipped.
+    /// The next parseable BOOTREPLY before `deadline`; junk is skipped. Once the
+    /// deadline has passed it still returns replies already queued (no waiting),
+    /// so a fast sender can drain the socket between sends.
     pub fn recv_any(&self, deadline: Instant) -> io::Result<Option<Reply>> {
         let mut buf = [0u8; 2048];
         loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            self.sock.set_read_timeout(Some(deadline - now))?;
-            match self.sock.recv_from(&mut buf) {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let got = if wait.is_zero() {
+                self.sock.set_nonblocking(true)?;
+                let r = self.sock.recv_from(&mut buf);
+                self.sock.set_nonblocking(false)?;
+                r
+            } else {
+                self.sock.set_read_timeout(Some(wait))?;
+                self.sock.recv_from(&mut buf)
+            };
+            match got {
                 Ok((n, _)) => {
                     if let Ok(r) = Reply::parse(&buf[..n]) {
                         return Ok(Some(r));
