@@ -45,6 +45,19 @@ fn the_documented_example_loads_and_answers() {
     assert_eq!(snap[counters::STAT_SENT], 1);
     assert_eq!(snap["cisco-tftp.option-150-sent.79xx"], 1);
 
+    // The answer shown in docs/PARAMETERS.md.
+    let out = engine
+        .dry_run(
+            &json!({"vendor-class": "Cisco Systems, Inc. IP Phone CP-7941G",
+                         "subnet-id": 10, "relay": "10.2.0.1", "client-address": "10.2.3.4"}),
+        )
+        .unwrap();
+    assert_eq!(
+        out,
+        json!({"matched": true, "kind": "ip-phone", "model": "7941G", "family": "79xx",
+               "rule": "site branch-a, model 7941G", "servers": ["10.2.0.7"],
+               "option-150-hex": "0a020007", "option-66": "tftp-a.example.com"})
+    );
     let out = engine
         .dry_run(&json!({"vendor-class": "Cisco Systems, Inc. IP Phone CP-8841", "subnet-id": 10}))
         .unwrap();
@@ -113,4 +126,29 @@ proptest! {
             Some(matches!(engine.decide(&plain), Decision::Send(_)))
         );
     }
+}
+
+/// The JSON blocks of docs/PARAMETERS.md that are whole configurations must load.
+#[test]
+fn documented_examples_load() {
+    let doc = include_str!("../docs/PARAMETERS.md");
+    let blocks: Vec<&str> = doc
+        .split("```json\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    let wrap = |b: &str| serde_json::from_str::<serde_json::Value>(&format!("{{{b}}}"));
+    // The hooks-libraries entry.
+    let entry = wrap(blocks[0]).unwrap();
+    let params = &entry["hooks-libraries"][0]["parameters"];
+    let engine = Engine::from_json(&params.to_string()).unwrap();
+    assert_eq!(
+        params,
+        &serde_json::from_str::<serde_json::Value>(PARAMS).unwrap()
+    );
+    assert_eq!(engine.config().sites.len(), 1);
+    // The minimal one and the sites example.
+    Engine::from_json(&wrap(blocks[1]).unwrap()["parameters"].to_string()).unwrap();
+    let sites = blocks.iter().find(|b| b.starts_with("\"sites\"")).unwrap();
+    Engine::from_json(&wrap(sites).unwrap().to_string()).unwrap();
 }
