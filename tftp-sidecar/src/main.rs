@@ -60,6 +60,7 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn run(settings: Settings) -> Result<(), String> {
+    let stop = shutdown::signal();
     let metrics = Arc::new(Metrics::new());
     let local = LocalRoot::new(settings.root.clone(), settings.case_insensitive);
     local
@@ -70,9 +71,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     let server = Server::bind(settings.server.clone(), source, events)
         .map_err(|e| format!("config key `listen`: {e}"))?;
     tracing::info!(root = %settings.root.display(), "serving");
-    let aborted = server
-        .run(shutdown::signal(), settings.drain_deadline)
-        .await;
+    let aborted = server.run(stop, settings.drain_deadline).await;
     tracing::info!(aborted, "stopped");
     Ok(())
 }

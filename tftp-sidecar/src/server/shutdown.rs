@@ -6,20 +6,29 @@ use std::time::Duration;
 
 use super::Shared;
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called (not when
+/// first polled), so a SIGTERM right after start-up is not fatal.
+pub fn signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let mut term = {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        signal(SignalKind::terminate()).expect("SIGTERM handler")
+    };
+    #[cfg(unix)]
+    let mut int = {
+        use tokio::signal::unix::{signal, SignalKind};
+        signal(SignalKind::interrupt()).expect("SIGINT handler")
+    };
+    async move {
+        #[cfg(unix)]
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
