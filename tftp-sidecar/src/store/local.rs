@@ -122,9 +122,14 @@ impl LocalRoot {
         let mut found: Option<std::ffi::OsString> = None;
         for entry in entries.flatten() {
             let n = entry.file_name();
-            if n.to_str().is_some_and(|s| s.eq_ignore_ascii_case(&want))
-                && found.as_ref().map_or(true, |f| n < *f)
-            {
+            if !n.to_str().is_some_and(|s| s.eq_ignore_ascii_case(&want)) {
+                continue;
+            }
+            let smaller = match &found {
+                Some(f) => n < *f,
+                None => true,
+            };
+            if smaller {
                 found = Some(n);
             }
         }

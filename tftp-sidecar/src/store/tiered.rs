@@ -292,10 +292,10 @@ impl Load {
             self.publish(Err(OpenError::NotFound));
             return;
         };
-        self.from_origin(origin, &name, stale).await;
+        self.load_from_origin(origin, &name, stale).await;
     }
 
-    async fn from_origin(&self, origin: &Origin, name: &str, stale: Option<CachedFile>) {
+    async fn load_from_origin(&self, origin: &Origin, name: &str, stale: Option<CachedFile>) {
         let inner = &self.inner;
         let key = &self.key;
         let (etag, last_modified) = match &stale {
