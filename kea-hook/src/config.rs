@@ -325,6 +325,17 @@ fn model_lists(v: &Value, path: &str) -> R<Vec<(String, Vec<Ipv4Addr>)>> {
                 ),
             ));
         }
+        // Phones send `CP-7941G` but the model is `7941G`: a key with the prefix never matches.
+        if model.len() > 3 && model[..3].eq_ignore_ascii_case("cp-") {
+            return Err(err(
+                &p,
+                format!(
+                    "write the model without \"CP-\": {} (the hook compares {})",
+                    show_str(model),
+                    show_str(&model[3..])
+                ),
+            ));
+        }
         if out.iter().any(|(m, _)| m.eq_ignore_ascii_case(model)) {
             return Err(err(
                 &p,
@@ -878,6 +889,10 @@ mod tests {
             (
                 r#"{"models": {"7941G": ["10.0.0.1"], "7941g": ["10.0.0.2"]}}"#.into(),
                 r#"parameter 'models.7941g': duplicate model (models compare case-insensitively): "7941g""#,
+            ),
+            (
+                r#"{"models": {"CP-7941G": ["10.0.0.1"]}}"#.into(),
+                r#"parameter 'models.CP-7941G': write the model without "CP-": "CP-7941G" (the hook compares "7941G")"#,
             ),
             (
                 r#"{"models": {"79 41": ["10.0.0.1"]}}"#.into(),
