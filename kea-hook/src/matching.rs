@@ -819,6 +819,16 @@ mod tests {
             }
         }
 
+        /// Near misses built from the catalogue's own letters, which random bytes rarely hit.
+        #[test]
+        fn near_misses_need_the_cisco_prefix(s in "[CcIiSsOo ,.]{0,8}[A-Za-z0-9 ,.-]{0,24}") {
+            let b = s.as_bytes();
+            let starts = b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"cisco");
+            if !starts {
+                prop_assert_eq!(Matcher::builtin().classify(b), Match::NotCisco);
+            }
+        }
+
         #[test]
         fn cisco_prefix_with_random_tail(tail in proptest::collection::vec(any::<u8>(), 0..=200)) {
             let m = Matcher::builtin();
