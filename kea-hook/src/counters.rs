@@ -1,8 +1,8 @@
 //! Decision counters and the names of the Kea statistics they mirror.
 //!
 //! Lock-free (`AtomicU64`, relaxed: they are tallies, nothing is ordered by them) so Kea's
-//! packet threads can bump them concurrently. Statistic names: constants, and per-family names built
-//! once at load (`stat_names`) so the per-packet path never formats.
+//! packet threads can bump them concurrently. Statistic names are constants, plus per-family
+//! names built once at load (`stat_names`), so the per-packet path never formats.
 
 #![forbid(unsafe_code)]
 
