@@ -132,11 +132,11 @@ impl Store {
             }
             stale = Some(f);
         }
-        let mut rx = {
+        let (mut rx, load) = {
             let mut inflight = inner.inflight.lock().unwrap();
             if let Some(tx) = inflight.get(&key) {
                 inner.metrics.coalesced_wait();
-                tx.subscribe()
+                (tx.subscribe(), None)
             } else {
                 // A load may have finished between the memory check and taking this lock: it
                 // fills the memory tier before leaving the map, so look again.
@@ -155,10 +155,13 @@ impl Store {
                     key,
                     tx,
                 };
-                tokio::spawn(load.run(name.to_string(), stale));
-                rx
+                (rx, Some(load))
             }
         };
+        // Spawned outside the lock: a load dropped unrun (runtime shutting down) takes it.
+        if let Some(load) = load {
+            tokio::spawn(load.run(name.to_string(), stale));
+        }
         let result = match rx.wait_for(Option::is_some).await {
             Ok(v) => v.clone().expect("waited for Some"),
             Err(_) => Err(OpenError::Unavailable("load abandoned".to_string())),
