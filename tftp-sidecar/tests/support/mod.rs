@@ -433,10 +433,16 @@ pub fn spawn_bin(args: &[&str]) -> Bin {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if line.contains("listening") {
-                if let Some(a) = line
+                // Text (`addr=A`) or JSON (`"addr":"A"`) logs.
+                let a = line
                     .split_whitespace()
                     .find_map(|w| w.strip_prefix("addr="))
-                {
+                    .map(str::to_string)
+                    .or_else(|| {
+                        let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+                        Some(v["addr"].as_str()?.to_string())
+                    });
+                if let Some(a) = a {
                     let _ = tx.send(a.parse::<SocketAddr>().unwrap());
                 }
             }

@@ -1,0 +1,167 @@
+//! The binary's command line: --help, config errors naming the key, env overrides, JSON logs.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::*;
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(bin_path());
+    c.args(args).env_remove("TFTP_SIDECAR_CONFIG");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_explains_the_settings() {
+    let (code, out, _) = run(&["--help"], &[]);
+    assert_eq!(code, 0);
+    for needle in [
+        "--root",
+        "--listen",
+        "single-port",
+        "--port-range",
+        "--blksize-max",
+        "--windowsize-max",
+        "--max-sessions",
+        "--per-client-max",
+        "--drain-deadline",
+        "--metrics-listen",
+        "SIGTERM",
+        "TFTP_SIDECAR_ROOT",
+        "--config",
+        "write",
+    ] {
+        assert!(out.contains(needle), "--help lacks {needle}:\n{out}");
+    }
+}
+
+#[test]
+fn config_errors_exit_nonzero_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("blksize_max = 4", "blksize_max"),
+        ("port_mode = \"range\"", "port_range"),
+        ("port_mode = \"range\"\nport_range = \"9-1\"", "port_range"),
+        ("retries = \"many\"", "retries"),
+        ("no_such_key = 1", "no_such_key"),
+        ("write_enabled = true", "write_enabled"),
+        ("listen = [\"localhost\"]", "listen"),
+        ("timeout = -1.0", "timeout"),
+        ("log_format = \"xml\"", "log_format"),
+        ("metrics_listen = \"nope\"", "metrics_listen"),
+    ];
+    for (toml, key) in cases {
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, format!("root = \"{root}\"\n{toml}\n")).unwrap();
+        let (code, _, err) = run(&["--config", f.to_str().unwrap(), "--check-config"], &[]);
+        assert_eq!(code, 2, "{toml}: {err}");
+        assert!(
+            err.contains(key),
+            "{toml}: error does not name {key}: {err}"
+        );
+    }
+    let (code, _, err) = run(&["--root", "/nonexistent/dir"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("root"), "{err}");
+    let (code, _, err) = run(
+        &["--check-config"],
+        &[
+            ("TFTP_SIDECAR_BLKSIZE_MAX", "3"),
+            ("TFTP_SIDECAR_ROOT", root),
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("blksize_max"), "{err}");
+}
+
+#[test]
+fn flags_override_env_override_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "root = \"{}\"\nblksize_max = 1000\nwindowsize_max = 4\nretries = 7\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        &[
+            "--config",
+            f.to_str().unwrap(),
+            "--check-config",
+            "--blksize-max",
+            "900",
+        ],
+        &[
+            ("TFTP_SIDECAR_BLKSIZE_MAX", "800"),
+            ("TFTP_SIDECAR_WINDOWSIZE_MAX", "2"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("blksize_max: 900"), "{out}");
+    assert!(out.contains("windowsize_max: 2"), "{out}");
+    assert!(out.contains("retries: 7"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_one_line_per_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("SEP001122334455.cnf.xml"), b"<device/>").unwrap();
+    let bin = spawn_bin(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--root",
+        dir.path().to_str().unwrap(),
+        "--log-format",
+        "json",
+    ]);
+    // The JSON "listening" line carries the address too.
+    let c = Client::new(bin.addr).await;
+    let got = c
+        .get(
+            "SEP001122334455.cnf.xml",
+            &[("tsize", "0")],
+            Duration::from_secs(2),
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.data, b"<device/>");
+    let c = Client::new(bin.addr).await;
+    assert!(c
+        .get("CTLSEP001122334455.tlv", &[], Duration::from_secs(2), 3)
+        .await
+        .is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lines: Vec<serde_json::Value> = bin
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("transfer finished"))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", bin.log_text());
+    assert_eq!(lines[0]["outcome"], "completed");
+    assert_eq!(lines[0]["class"], "config");
+    assert_eq!(lines[0]["bytes"], 9);
+    assert_eq!(lines[0]["file"], "SEP001122334455.cnf.xml");
+    assert!(lines[0]["client"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    assert!(lines[0]["duration_ms"].is_u64());
+    assert_eq!(lines[1]["outcome"], "not_found");
+    assert_eq!(lines[1]["class"], "trust_list");
+}

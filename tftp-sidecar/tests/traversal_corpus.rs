@@ -1,0 +1,124 @@
+//! Path-traversal corpus against the running binary: every request is refused with an
+//! ERROR and nothing from outside the root is ever sent.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use tftp_sidecar::packet::Packet;
+
+const SECRET: &[u8] = b"TOP-SECRET-OUTSIDE-THE-ROOT";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traversal_corpus_is_refused() {
+    let top = tempfile::tempdir().unwrap();
+    let root = top.path().join("root");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(top.path().join("secret.txt"), SECRET).unwrap();
+    std::fs::write(root.join("ok.cnf"), b"fine").unwrap();
+    std::os::unix::fs::symlink(top.path().join("secret.txt"), root.join("escape.txt")).unwrap();
+    std::os::unix::fs::symlink(top.path(), root.join("up")).unwrap();
+    std::os::unix::fs::symlink("../../secret.txt", root.join("sub/rel.txt")).unwrap();
+    let secret_abs = top.path().join("secret.txt");
+
+    let bin = spawn_bin(&["--listen", "127.0.0.1:0", "--root", root.to_str().unwrap()]);
+    let mut corpus: Vec<Vec<u8>> = [
+        "../secret.txt",
+        "..\\secret.txt",
+        "sub/../../secret.txt",
+        "sub\\..\\..\\secret.txt",
+        "./../secret.txt",
+        "/etc/passwd",
+        "\\etc\\passwd",
+        "C:\\secret.txt",
+        "%2e%2e/secret.txt",
+        "%2E%2E%2Fsecret.txt",
+        "..%2fsecret.txt",
+        "..%5csecret.txt",
+        "escape.txt",
+        "up/secret.txt",
+        "sub/rel.txt",
+        "",
+        "..",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    corpus.push(secret_abs.to_str().unwrap().as_bytes().to_vec());
+    corpus.push(b"ok.cnf\0../secret.txt".to_vec());
+    corpus.push(b"ok.cnf\n".to_vec());
+    corpus.push([b"a/".repeat(150), b"ok.cnf".to_vec()].concat());
+    corpus.push(vec![b'x'; 4000]);
+
+    for name in &corpus {
+        let c = Client::new(bin.addr).await;
+        // Raw bytes (NUL included) go on the wire as they are.
+        let mut pkt = vec![0, 1];
+        pkt.extend_from_slice(name);
+        pkt.extend_from_slice(b"\0octet\0");
+        c.sock.send_to(&pkt, bin.addr).await.unwrap();
+        let shown = String::from_utf8_lossy(name);
+        match c.recv(Duration::from_secs(3)).await {
+            Some((Packet::Error { code, message }, _)) => {
+                assert!(
+                    code == 1 || code == 2 || code == 4,
+                    "{shown:?}: code {code} {message}"
+                );
+                assert!(!message
+                    .as_bytes()
+                    .windows(SECRET.len())
+                    .any(|w| w == SECRET));
+                // Never reveal where the root is.
+                assert!(!message.contains(top.path().to_str().unwrap()), "{message}");
+            }
+            other => panic!("{shown:?} was not refused: {other:?}"),
+        }
+    }
+    // The real file is still served.
+    let c = Client::new(bin.addr).await;
+    assert_eq!(
+        c.get("ok.cnf", &[], Duration::from_secs(2), 3)
+            .await
+            .unwrap()
+            .data,
+        b"fine"
+    );
+    let c = Client::new(bin.addr).await;
+    assert!(c
+        .get("./sub/../ok.cnf", &[], Duration::from_secs(2), 3)
+        .await
+        .is_err());
+    let log = bin.log_text();
+    assert!(!log.contains("TOP-SECRET"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_insensitive_lookup_stays_inside_the_root() {
+    let top = tempfile::tempdir().unwrap();
+    let root = top.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("SEPDefault.cnf"), b"cfg").unwrap();
+    std::fs::write(top.path().join("SECRET.TXT"), SECRET).unwrap();
+    let bin = spawn_bin(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--root",
+        root.to_str().unwrap(),
+        "--case-insensitive",
+        "true",
+    ]);
+    let c = Client::new(bin.addr).await;
+    assert_eq!(
+        c.get("sepdefault.CNF", &[], Duration::from_secs(2), 3)
+            .await
+            .unwrap()
+            .data,
+        b"cfg"
+    );
+    let c = Client::new(bin.addr).await;
+    assert!(c
+        .get("../secret.txt", &[], Duration::from_secs(2), 3)
+        .await
+        .is_err());
+}
