@@ -289,7 +289,7 @@ impl Metrics {
         let origin_duration = Histogram::with_opts(
             HistogramOpts::new(
                 "tftp_origin_request_duration_seconds",
-                "Time to the origin's response headers.",
+                "Time to the origin's response headers, including any wait for a free request slot.",
             )
             .buckets(vec![
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

@@ -386,6 +386,41 @@ async fn slow_file_does_not_block_other_misses() {
     slow.abort();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_requests_in_flight_are_capped() {
+    let origin = TestOrigin::start().await;
+    for i in 0..6 {
+        origin.put(&format!("SEP00000000000{i}.cnf.xml"), "x", None);
+    }
+    origin.set_delay(Duration::from_millis(200));
+    let cfg = StoreConfig {
+        origin_max_concurrent: 2,
+        ..origin.config()
+    };
+    let (store, _m) = build(&cfg);
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let s = store.clone();
+            tokio::spawn(async move {
+                s.open(&format!("SEP00000000000{i}.cnf.xml"))
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .collect();
+    for t in tasks {
+        tokio::time::timeout(T, t).await.unwrap().unwrap().unwrap();
+    }
+    assert_eq!(origin.requests(), 6);
+    assert_eq!(
+        origin
+            .state
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+}
+
 #[tokio::test]
 async fn local_root_first_then_origin() {
     let origin = TestOrigin::start().await;

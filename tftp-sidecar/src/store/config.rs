@@ -26,6 +26,8 @@ pub struct StoreConfig {
     pub origin_connect_timeout_secs: f64,
     /// Seconds for a whole origin request, body included.
     pub origin_timeout_secs: f64,
+    /// Origin requests in flight at once; more wait their turn.
+    pub origin_max_concurrent: usize,
     /// Byte budget of the in-memory cache.
     pub memory_cache_bytes: u64,
     /// Directory of the disk cache (origin files, kept across restarts); none if unset.
@@ -50,6 +52,7 @@ impl Default for StoreConfig {
             origin_url: None,
             origin_connect_timeout_secs: 5.0,
             origin_timeout_secs: 120.0,
+            origin_max_concurrent: 64,
             memory_cache_bytes: 256 << 20,
             disk_dir: None,
             disk_max_bytes: 4 << 30,
@@ -95,9 +98,13 @@ impl StoreConfig {
         let fresh_ttl = secs("fresh-ttl-secs", self.fresh_ttl_secs, true)?;
         let negative_ttl = secs("negative-ttl-secs", self.negative_ttl_secs, true)?;
         let stale_retry = secs("stale-retry-secs", self.stale_retry_secs, true)?;
+        if self.origin_max_concurrent == 0 {
+            return Err("store.origin-max-concurrent: must be > 0".to_string());
+        }
         let origin = match &self.origin_url {
             Some(url) => Some(
-                Origin::new(url, connect, total).map_err(|e| format!("store.origin-url: {e}"))?,
+                Origin::new(url, connect, total, self.origin_max_concurrent.max(1))
+                    .map_err(|e| format!("store.origin-url: {e}"))?,
             ),
             None => None,
         };

@@ -336,7 +336,12 @@ mod tests {
         assert_eq!(c.load("c").unwrap().etag.as_deref(), Some("\"e1\""));
         // A smaller budget after restart evicts at open.
         drop(c);
-        let c = DiskCache::open(dir.path().to_path_buf(), 4, Arc::new(Metrics::new())).unwrap();
-        assert_eq!(c.len(), 1);
+        let m = Arc::new(Metrics::new());
+        let c = DiskCache::open(dir.path().to_path_buf(), 4, m.clone()).unwrap();
+        // Which goes first depends on mtime granularity; the budget holds either way.
+        assert!(c.bytes() <= 4 && c.len() <= 1, "{} bytes", c.bytes());
+        assert!(m
+            .render()
+            .contains("tftp_cache_evictions_total{tier=\"disk\"} "));
     }
 }

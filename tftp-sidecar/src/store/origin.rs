@@ -17,6 +17,8 @@ pub enum OriginReply {
 
 pub struct OriginBody {
     response: reqwest::Response,
+    /// Held until the body is read or dropped.
+    _permit: tokio::sync::OwnedSemaphorePermit,
     pub content_length: Option<u64>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
@@ -72,17 +74,24 @@ impl OriginBody {
 
 pub struct Origin {
     client: reqwest::Client,
+    /// Caps requests in flight, so a storm of distinct names cannot open unbounded connections.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// Always ends with `/`.
     base: String,
 }
 
 impl Origin {
-    /// `timeout` bounds a whole request, body included; `connect_timeout` the TCP/TLS setup.
+    /// `timeout` bounds a whole request, body included; `connect_timeout` the TCP/TLS setup;
+    /// at most `max_concurrent` requests are in flight (others wait their turn).
     pub fn new(
         base_url: &str,
         connect_timeout: Duration,
         timeout: Duration,
+        max_concurrent: usize,
     ) -> Result<Origin, String> {
+        if max_concurrent == 0 {
+            return Err("max concurrent requests must be > 0".to_string());
+        }
         let url = reqwest::Url::parse(base_url).map_err(|e| format!("not a URL: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!(
@@ -113,7 +122,11 @@ impl Origin {
         if !base.ends_with('/') {
             base.push('/');
         }
-        Ok(Origin { client, base })
+        Ok(Origin {
+            client,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(max_concurrent)),
+            base,
+        })
     }
 
     pub fn base(&self) -> &str {
@@ -153,6 +166,12 @@ impl Origin {
         if let Some(lm) = last_modified {
             req = req.header(IF_MODIFIED_SINCE, lm);
         }
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
         let response = req.send().await.map_err(OriginFailure::from_reqwest)?;
         match response.status() {
             StatusCode::OK => {
@@ -162,6 +181,7 @@ impl Origin {
                     etag: header(headers, ETAG),
                     last_modified: header(headers, LAST_MODIFIED),
                     response,
+                    _permit: permit,
                 }))
             }
             StatusCode::NOT_MODIFIED if conditional => Ok(OriginReply::NotModified),
@@ -185,18 +205,19 @@ mod tests {
     #[test]
     fn builds_urls() {
         let t = Duration::from_secs(1);
-        let o = Origin::new("http://127.0.0.1:8080/phones", t, t).unwrap();
+        let o = Origin::new("http://127.0.0.1:8080/phones", t, t, 1).unwrap();
         assert_eq!(
             o.url_for("a/SEP 1#?.xml"),
             "http://127.0.0.1:8080/phones/a/SEP%201%23%3F.xml"
         );
-        let o = Origin::new("https://files.example/", t, t).unwrap();
+        let o = Origin::new("https://files.example/", t, t, 1).unwrap();
         assert_eq!(
             o.url_for("Jar41sip.sbn"),
             "https://files.example/Jar41sip.sbn"
         );
-        assert!(Origin::new("ftp://x/", t, t).is_err());
-        assert!(Origin::new("nonsense", t, t).is_err());
-        assert!(Origin::new("http://x/?q=1", t, t).is_err());
+        assert!(Origin::new("ftp://x/", t, t, 1).is_err());
+        assert!(Origin::new("nonsense", t, t, 1).is_err());
+        assert!(Origin::new("http://x/?q=1", t, t, 1).is_err());
+        assert!(Origin::new("http://x/", t, t, 0).is_err());
     }
 }

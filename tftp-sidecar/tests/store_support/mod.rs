@@ -37,6 +37,8 @@ pub struct OriginState {
     pub requests: AtomicUsize,
     pub per_path: Mutex<HashMap<String, usize>>,
     pub conditional: AtomicUsize,
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
     pub not_modified: AtomicUsize,
     /// If set, every request gets this status.
     pub force_status: Mutex<Option<u16>>,
@@ -137,6 +139,14 @@ async fn handle(State(st): State<Arc<OriginState>>, uri: Uri, headers: HeaderMap
     };
     let name = percent_decode(name);
     st.requests.fetch_add(1, Ordering::SeqCst);
+    let now = st.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    st.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let resp = respond(&st, name, &headers).await;
+    st.in_flight.fetch_sub(1, Ordering::SeqCst);
+    resp
+}
+
+async fn respond(st: &OriginState, name: String, headers: &HeaderMap) -> Response {
     *st.per_path.lock().unwrap().entry(name.clone()).or_default() += 1;
     let delay = st
         .path_delay
