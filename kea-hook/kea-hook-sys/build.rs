@@ -54,7 +54,9 @@ fn main() {
         .include("shim/compat")
         .flag_if_supported("-std=c++17")
         .flag_if_supported("-Wno-deprecated-declarations")
-        .flag_if_supported("-Wno-unused-parameter");
+        .flag_if_supported("-Wno-unused-parameter")
+        // Kea calls handlers as int(*)(CalloutHandle&); ck_callout_fn is the same ABI.
+        .flag_if_supported("-Wno-cast-function-type");
     if let Some(boost) = env::var_os("BOOST_INCLUDE_DIR") {
         build.include(boost);
     }

@@ -1,0 +1,210 @@
+//! Safe wrappers over the C++ shim (`kea-hook-sys`). The only `unsafe` in the hook is here.
+//!
+//! Handles are raw pointers Kea owns; a wrapper is only built inside a call Kea made with that
+//! handle and never outlives it.
+
+use std::ffi::{c_int, CStr};
+use std::net::Ipv4Addr;
+
+use kea_hook_sys as sys;
+
+pub use sys::{ck_callout_handle, ck_library_handle};
+
+/// A Kea command handler or callout, as Kea calls it.
+pub type RawCallout = extern "C" fn(*mut ck_callout_handle) -> c_int;
+
+/// `KEA_HOOKS_VERSION` of the headers the shim was built against.
+pub fn hooks_version() -> i32 {
+    // SAFETY: returns a constant.
+    unsafe { sys::ck_hooks_version() }
+}
+
+/// Name of the process that loaded the hook (`kea-dhcp4`, ...).
+pub fn process_name() -> Option<String> {
+    take_string(|out| unsafe { sys::ck_process_name(out) })
+}
+
+/// Copies a shim-allocated string into Rust and frees it.
+fn take_string(fill: impl FnOnce(*mut sys::ck_string) -> c_int) -> Option<String> {
+    let mut s = sys::ck_string {
+        ptr: std::ptr::null_mut(),
+        len: 0,
+    };
+    if fill(&mut s) != sys::CK_OK as c_int || s.ptr.is_null() {
+        return None;
+    }
+    // SAFETY: the shim wrote `len` bytes at `ptr` (malloc'd); we copy them, then free.
+    let text = unsafe {
+        let bytes = std::slice::from_raw_parts(s.ptr as *const u8, s.len);
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        sys::ck_string_free(&mut s);
+        text
+    };
+    Some(text)
+}
+
+/// The `LibraryHandle&` Kea passes to `load()`.
+pub struct LibraryHandle(*mut ck_library_handle);
+
+impl LibraryHandle {
+    /// # Safety
+    /// `raw` must be the handle Kea passed to the running `load()` call.
+    pub unsafe fn from_raw(raw: *mut ck_library_handle) -> LibraryHandle {
+        LibraryHandle(raw)
+    }
+
+    /// The hook's `parameters` map as JSON text.
+    pub fn parameters_json(&self) -> Option<String> {
+        take_string(|out| unsafe { sys::ck_library_parameters_json(self.0, out) })
+    }
+
+    pub fn register_command(&self, name: &CStr, handler: RawCallout) -> bool {
+        // SAFETY: `handler` has the ABI of Kea's CalloutPtr; the name is copied by Kea.
+        unsafe { sys::ck_register_command(self.0, name.as_ptr(), Some(handler)) == 0 }
+    }
+}
+
+/// The `CalloutHandle&` Kea passes to a callout or command handler.
+pub struct CalloutHandle(*mut ck_callout_handle);
+
+/// What `pkt4_send` reads from the response and the query. Borrowed from the handle.
+pub struct Pkt4SendView<'h> {
+    raw: sys::ck_pkt4_send_view,
+    _handle: std::marker::PhantomData<&'h CalloutHandle>,
+}
+
+impl<'h> Pkt4SendView<'h> {
+    /// Kea's next-step status was CONTINUE (not SKIP: already packed; not DROP).
+    pub fn is_continue(&self) -> bool {
+        self.raw.next_step == sys::CK_NEXT_STEP_CONTINUE as c_int
+    }
+
+    pub fn has_response(&self) -> bool {
+        !self.raw.response.is_null()
+    }
+
+    pub fn response_type(&self) -> u8 {
+        self.raw.response_type
+    }
+
+    pub fn vendor_class(&self) -> Option<&'h [u8]> {
+        if self.raw.vendor_class.is_null() {
+            return None;
+        }
+        // SAFETY: points into the query's option buffer, alive for the callout.
+        Some(unsafe {
+            std::slice::from_raw_parts(self.raw.vendor_class, self.raw.vendor_class_len)
+        })
+    }
+
+    pub fn giaddr(&self) -> Option<Ipv4Addr> {
+        nonzero_addr(self.raw.giaddr)
+    }
+
+    /// The address being handed out (yiaddr), else the client's own (ciaddr).
+    pub fn client_addr(&self) -> Option<Ipv4Addr> {
+        nonzero_addr(self.raw.yiaddr).or_else(|| nonzero_addr(self.raw.ciaddr))
+    }
+
+    pub fn hwaddr(&self) -> &[u8] {
+        &self.raw.hwaddr[..self.raw.hwaddr_len as usize]
+    }
+
+    pub fn subnet_id(&self) -> Option<u32> {
+        (self.raw.has_subnet_id != 0).then_some(self.raw.subnet_id)
+    }
+
+    /// Removes every copy of option `code` from the response and adds one with `data`.
+    pub fn replace_option(&self, code: u16, data: &[u8]) -> bool {
+        // SAFETY: `response` is non-null (checked by callers via has_response) and alive.
+        unsafe {
+            sys::ck_pkt4_replace_option(self.raw.response, code, data.as_ptr(), data.len()) == 0
+        }
+    }
+}
+
+fn nonzero_addr(host_order: u32) -> Option<Ipv4Addr> {
+    (host_order != 0).then(|| Ipv4Addr::from(host_order))
+}
+
+impl CalloutHandle {
+    /// # Safety
+    /// `raw` must be the handle Kea passed to the running callout.
+    pub unsafe fn from_raw(raw: *mut ck_callout_handle) -> CalloutHandle {
+        CalloutHandle(raw)
+    }
+
+    pub fn pkt4_send_view(&self, want_subnet_id: bool) -> Option<Pkt4SendView<'_>> {
+        // SAFETY: an all-zero view is valid (null pointers, zero lengths).
+        let mut raw: sys::ck_pkt4_send_view = unsafe { std::mem::zeroed() };
+        let rc = unsafe { sys::ck_pkt4_send_view_get(self.0, want_subnet_id as c_int, &mut raw) };
+        (rc == 0).then_some(Pkt4SendView {
+            raw,
+            _handle: std::marker::PhantomData,
+        })
+    }
+
+    pub fn remember_subnet(&self) -> bool {
+        unsafe { sys::ck_subnet4_select_remember(self.0) == 0 }
+    }
+
+    /// The command's `arguments` as JSON text ("null" when absent).
+    pub fn command_arguments_json(&self) -> Option<String> {
+        take_string(|out| unsafe { sys::ck_command_arguments_json(self.0, out) })
+    }
+
+    /// Sets the command's answer: result 0 = success, 1 = error, 3 = empty.
+    pub fn respond(&self, result: i32, text: &CStr, args_json: Option<&str>) -> bool {
+        let (ptr, len) = match args_json {
+            Some(a) => (a.as_ptr() as *const std::ffi::c_char, a.len()),
+            None => (std::ptr::null(), 0),
+        };
+        unsafe { sys::ck_command_respond(self.0, result, text.as_ptr(), ptr, len) == 0 }
+    }
+}
+
+/// Creates a Kea statistic at 0 unless it exists (a reload keeps the counts).
+pub fn stat_ensure(name: &CStr) {
+    unsafe {
+        sys::ck_stat_ensure(name.as_ptr());
+    }
+}
+
+pub fn stat_add(name: &CStr, value: i64) {
+    unsafe {
+        sys::ck_stat_add(name.as_ptr(), value);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Level {
+    Debug,
+    Info,
+    Error,
+}
+
+impl Level {
+    fn raw(self) -> c_int {
+        (match self {
+            Level::Debug => sys::CK_LOG_DEBUG,
+            Level::Info => sys::CK_LOG_INFO,
+            Level::Error => sys::CK_LOG_ERROR,
+        }) as c_int
+    }
+}
+
+/// Whether Kea's `kea-dhcp4.cisco-tftp` logger would print at this level; check before
+/// formatting a per-packet message.
+pub fn log_enabled(level: Level) -> bool {
+    unsafe { sys::ck_log_enabled(level.raw()) != 0 }
+}
+
+pub fn log(level: Level, msg: &str) {
+    unsafe {
+        sys::ck_log(
+            level.raw(),
+            msg.as_ptr() as *const std::ffi::c_char,
+            msg.len(),
+        )
+    }
+}

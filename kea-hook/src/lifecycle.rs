@@ -1,0 +1,126 @@
+//! `load()` and `unload()`: build the engine from the parameters, publish it, register the
+//! control commands and statistics; on unload, drop everything.
+
+use std::ffi::CString;
+use std::sync::Arc;
+
+use crate::counters::Counters;
+use crate::engine::Engine;
+use crate::kea::{self, Level, LibraryHandle};
+use crate::state::{self, HookState, StatNames};
+use crate::{counters, exports};
+
+pub const CONFIG_GET: &std::ffi::CStr = c"cisco-tftp-config-get";
+pub const DRY_RUN: &std::ffi::CStr = c"cisco-tftp-dry-run";
+
+/// Returns 0 on success; 1 (with the reason logged) makes Kea reject the configuration.
+pub fn load(handle: &LibraryHandle) -> i32 {
+    match kea::process_name() {
+        Some(name) if name == "kea-dhcp4" => {}
+        other => {
+            kea::log(
+                Level::Error,
+                &format!(
+                    "cisco-tftp: this hook works only in kea-dhcp4, not in {}",
+                    other.as_deref().unwrap_or("an unknown process")
+                ),
+            );
+            return 1;
+        }
+    }
+    let Some(params) = handle.parameters_json() else {
+        kea::log(
+            Level::Error,
+            "cisco-tftp: could not read the hook's parameters",
+        );
+        return 1;
+    };
+    let engine = match Engine::from_json(&params) {
+        Ok(engine) => engine,
+        Err(e) => {
+            kea::log(
+                Level::Error,
+                &format!("cisco-tftp: configuration rejected: {e}"),
+            );
+            return 1;
+        }
+    };
+
+    let stats = stat_names(&engine);
+    for name in [
+        &stats.sent,
+        &stats.skipped_family_disabled,
+        &stats.skipped_no_policy,
+    ] {
+        kea::stat_ensure(name);
+    }
+    for (id, family) in engine.families() {
+        if precreate_family_stat(family) {
+            kea::stat_ensure(&stats.sent_by_family[id.index()]);
+        }
+    }
+    kea::stat_ensure(state::STAT_ERRORS);
+
+    if !handle.register_command(CONFIG_GET, exports::config_get_command)
+        || !handle.register_command(DRY_RUN, exports::dry_run_command)
+    {
+        kea::log(
+            Level::Error,
+            "cisco-tftp: could not register the control commands",
+        );
+        return 1;
+    }
+
+    install_panic_hook();
+    let summary = engine.summary();
+    let wants_subnet_id = engine.uses_subnet_ids();
+    let counters = Counters::new(&engine);
+    state::publish(Some(Arc::new(HookState {
+        engine,
+        counters,
+        stats,
+        wants_subnet_id,
+    })));
+    kea::log(Level::Info, &format!("cisco-tftp: loaded: {summary}"));
+    0
+}
+
+pub fn unload() -> i32 {
+    state::publish(None);
+    // Back to std's own hook: ours lives in this library's code, which is about to go.
+    let _ = std::panic::take_hook();
+    kea::log(Level::Info, "cisco-tftp: unloaded");
+    0
+}
+
+/// Phone series Cisco sells, plus every non-numeric family (ata, spa, wireless, generic and
+/// user patterns), start at 0 so exporters see them; the other `NNxx` families appear on
+/// first use, which keeps `statistic-get-all` readable.
+fn precreate_family_stat(family: &str) -> bool {
+    const SERIES: [&str; 10] = [
+        "39xx", "68xx", "69xx", "78xx", "79xx", "88xx", "89xx", "98xx", "99xx", "80xx",
+    ];
+    let numeric = family.len() == 4 && family.as_bytes()[..2].iter().all(u8::is_ascii_digit);
+    !numeric || SERIES.contains(&family)
+}
+
+fn stat_names(engine: &Engine) -> StatNames {
+    let c = |s: String| CString::new(s).expect("statistic names have no NUL");
+    StatNames {
+        sent: c(counters::STAT_SENT.to_string()),
+        sent_by_family: engine
+            .families()
+            .map(|(_, name)| c(counters::stat_sent_family(name)))
+            .collect(),
+        skipped_family_disabled: c(counters::STAT_SKIPPED_FAMILY_DISABLED.to_string()),
+        skipped_no_policy: c(counters::STAT_SKIPPED_NO_POLICY.to_string()),
+    }
+}
+
+/// Panics are logged through Kea's logger; std's default hook would write to stderr and ask
+/// for the thread's name (a thread-local with a destructor, which pins the library in memory).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        kea::log(Level::Error, &format!("cisco-tftp: panic: {info}"));
+    }));
+}

@@ -1,0 +1,62 @@
+//! The loaded hook's state, shared by every Kea thread.
+//!
+//! `load()` builds a [`HookState`] and publishes it; callouts read it under a read lock (no
+//! contention in the packet path: writers are only `load`/`unload`). `unload()` drops it, so
+//! nothing of ours outlives the library: no threads, no thread-locals with destructors.
+
+use std::ffi::CString;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::counters::Counters;
+use crate::engine::Engine;
+use crate::kea;
+
+pub struct HookState {
+    pub engine: Engine,
+    pub counters: Counters,
+    pub stats: StatNames,
+    /// Only then does pkt4_send look up the subnet noted by subnet4_select.
+    pub wants_subnet_id: bool,
+}
+
+/// Kea statistic names as C strings, built once at load (not per packet).
+pub struct StatNames {
+    pub sent: CString,
+    /// Indexed like the engine's family table.
+    pub sent_by_family: Vec<CString>,
+    pub skipped_family_disabled: CString,
+    pub skipped_no_policy: CString,
+}
+
+pub const STAT_ERRORS: &std::ffi::CStr = c"cisco-tftp.errors";
+
+static STATE: RwLock<Option<Arc<HookState>>> = RwLock::new(None);
+
+/// Panics and C++ exceptions contained since the library was loaded (survives a bad config).
+static CONTAINED_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+pub fn publish(state: Option<Arc<HookState>>) {
+    // A poisoned lock only means a panic happened while it was held; the data is a plain
+    // Option we overwrite, so take it anyway.
+    *STATE.write().unwrap_or_else(|p| p.into_inner()) = state;
+}
+
+pub fn current() -> Option<Arc<HookState>> {
+    STATE.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Runs `f` with the current state, without cloning the Arc (the packet path).
+pub fn with_current<R>(f: impl FnOnce(&HookState) -> R) -> Option<R> {
+    let guard = STATE.read().unwrap_or_else(|p| p.into_inner());
+    guard.as_deref().map(f)
+}
+
+pub fn count_contained_error() {
+    CONTAINED_ERRORS.fetch_add(1, Ordering::Relaxed);
+    kea::stat_add(STAT_ERRORS, 1);
+}
+
+pub fn contained_errors() -> u64 {
+    CONTAINED_ERRORS.load(Ordering::Relaxed)
+}

@@ -1,0 +1,142 @@
+//! Bad parameters are refused by the real Kea with the hook's message; the control commands
+//! answer over Kea's control socket. Needs root and `cargo build -p kea-hook`.
+
+use cisco_tftp_tests::config::{relay_subnet_id, Dhcp4Config};
+use cisco_tftp_tests::kea::{hook_library_path, result_code, KeaServer};
+use cisco_tftp_tests::netns::Topology;
+use serde_json::{json, Value};
+
+fn config(topo: &Topology, params: Value) -> Value {
+    Dhcp4Config::for_topology(topo)
+        .hook(&hook_library_path(), params)
+        .build()
+}
+
+fn sixty_four_servers() -> Value {
+    Value::Array((1..=64).map(|i| json!(format!("10.9.0.{i}"))).collect())
+}
+
+#[test]
+fn each_kind_of_bad_parameter_is_rejected_with_its_message() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"servers": ["10.0.0.300"]}),
+            r#"parameter 'servers[0]': not an IPv4 address: "10.0.0.300""#,
+        ),
+        (
+            json!({"servers": []}),
+            "parameter 'servers': empty server list",
+        ),
+        (
+            json!({"servers": sixty_four_servers()}),
+            "parameter 'servers'",
+        ),
+        (
+            json!({"servers": ["10.0.0.1"], "serverz": ["10.0.0.2"]}),
+            "parameter 'serverz': unknown parameter",
+        ),
+        (
+            json!({"servers": ["10.0.0.1"], "patterns": [{"regex": "(abc", "family": "x"}]}),
+            r#"parameter 'patterns[0].regex': invalid regex: "(abc""#,
+        ),
+        (
+            json!({"servers": ["10.0.0.1"], "sites": [{"name": "a", "prefixes": ["10.0.0.0/33"], "servers": ["10.0.0.2"]}]}),
+            "parameter 'sites[0].prefixes[0]'",
+        ),
+        (
+            json!({"servers": ["10.0.0.1"], "sites": [{"name": "a", "relays": ["10.0.0.1/24"], "servers": ["10.0.0.2"]}]}),
+            "parameter 'sites[0].relays[0]'",
+        ),
+        (json!({}), "parameters:"),
+    ];
+    let topo = Topology::new(1).unwrap();
+    for (params, expected) in cases {
+        let err = match KeaServer::start(&topo.server, config(&topo, params.clone())) {
+            Ok(kea) => panic!("Kea accepted {params}\n{}", kea.log()),
+            Err(e) => e,
+        };
+        assert!(
+            err.contains("configuration rejected") && err.contains(expected),
+            "for {params}: expected {expected:?} in Kea's output:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn more_than_63_servers_names_the_limit() {
+    let topo = Topology::new(1).unwrap();
+    let err = KeaServer::start(
+        &topo.server,
+        config(&topo, json!({"servers": sixty_four_servers()})),
+    )
+    .err()
+    .expect("64 servers must be refused");
+    assert!(err.contains("63"), "{err}");
+}
+
+#[test]
+fn config_get_returns_effective_configuration_and_counters() {
+    let topo = Topology::new(1).unwrap();
+    let params = json!({
+        "servers": ["10.201.1.10"],
+        "sites": [{"name": "hq", "subnet-ids": [relay_subnet_id(1)], "servers": ["10.211.1.5"]}],
+        "option-66": {"enabled": true, "name": "tftp.example.com"}
+    });
+    let kea = KeaServer::start(&topo.server, config(&topo, params)).unwrap();
+    let answer = kea.command("cisco-tftp-config-get", None).unwrap();
+    assert_eq!(result_code(&answer), Some(0), "{answer}");
+    let args = &answer["arguments"];
+    assert_eq!(args["config"]["servers"], json!(["10.201.1.10"]));
+    assert_eq!(args["config"]["sites"][0]["name"], json!("hq"));
+    assert_eq!(
+        args["config"]["option-66"]["name"],
+        json!("tftp.example.com")
+    );
+    assert_eq!(args["counters"]["cisco-tftp.option-150-sent"], json!(0));
+    assert_eq!(args["multi-threading-compatible"], json!(true));
+
+    let list = kea.command("list-commands", None).unwrap();
+    let names = list["arguments"].to_string();
+    assert!(
+        names.contains("cisco-tftp-config-get") && names.contains("cisco-tftp-dry-run"),
+        "{names}"
+    );
+}
+
+#[test]
+fn dry_run_answers_with_the_bytes_a_client_would_get() {
+    let topo = Topology::new(1).unwrap();
+    let params = json!({
+        "servers": ["10.201.1.10", "10.201.1.11"],
+        "sites": [
+            {"name": "branch", "relays": ["10.211.1.1"], "servers": ["10.211.1.5"]},
+            {"name": "hq", "subnet-ids": [7], "servers": ["10.7.0.5"]}
+        ]
+    });
+    let kea = KeaServer::start(&topo.server, config(&topo, params)).unwrap();
+    let run = |args: Value| kea.command("cisco-tftp-dry-run", Some(args)).unwrap();
+
+    let a = run(json!({"vendor-class": "Cisco Systems, Inc. IP Phone CP-7941G"}));
+    assert_eq!(result_code(&a), Some(0), "{a}");
+    assert_eq!(a["arguments"]["option-150-hex"], json!("0ac9010a0ac9010b"));
+    assert_eq!(a["arguments"]["model"], json!("7941G"));
+    assert_eq!(a["arguments"]["family"], json!("79xx"));
+
+    let a =
+        run(json!({"vendor-class": "Cisco Systems, Inc. IP Phone CP-8841", "relay": "10.211.1.1"}));
+    assert_eq!(a["arguments"]["option-150-hex"], json!("0ad30105"), "{a}");
+    let a = run(json!({"vendor-class": "Cisco Systems, Inc. IP Phone CP-8841", "subnet-id": 7}));
+    assert_eq!(a["arguments"]["servers"], json!(["10.7.0.5"]), "{a}");
+
+    let a = run(json!({"vendor-class": "MSFT 5.0"}));
+    assert_eq!(a["arguments"]["matched"], json!(false), "{a}");
+
+    // Bad arguments: an error naming the argument, and Kea keeps serving commands.
+    let a = run(json!({"relay": "10.211.1.1"}));
+    assert_eq!(result_code(&a), Some(1), "{a}");
+    assert!(a["text"].as_str().unwrap().contains("vendor-class"), "{a}");
+    let a = run(json!({"vendor-class": "Cisco Systems, Inc.", "relay": "not-an-address"}));
+    assert_eq!(result_code(&a), Some(1), "{a}");
+    assert!(a["text"].as_str().unwrap().contains("relay"), "{a}");
+    assert!(kea.is_running());
+}
