@@ -2,6 +2,7 @@
 # Installs everything the demo, the tests and the benchmarks need on Debian 12. Idempotent:
 # apt-get runs only when a package is missing. Needs root (or sudo).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   # Kea with its headers and perfdhcp; Kea's headers include Boost.
@@ -41,4 +42,17 @@ done
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found. Install Rust (rustup, stable >= 1.77) and re-run." >&2
   exit 1
+fi
+
+# Python tools for the deployment tests, in a project-local virtualenv; reinstalled only when
+# tests/requirements.txt changes.
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r tests/requirements.txt
+  echo "$want" > "$stamp"
 fi
