@@ -18,6 +18,7 @@ demo: build
 # so build it before running them.
 test: build
 	$(CARGO) test --workspace --no-fail-fast
+	@if ls tests/deploy/test_*.py >/dev/null 2>&1; then .venv/bin/pytest -q tests/deploy; fi
 
 bench: bench-hook
 
