@@ -99,6 +99,19 @@ pub struct Cli {
     #[arg(long, env = "TFTP_SIDECAR_CASE_INSENSITIVE", value_name = "BOOL")]
     pub case_insensitive: Option<bool>,
 
+    /// HTTP(S) origin asked for files not under --root: <URL>/<name>; fetched files are
+    /// cached (the [store] table of the config file has the cache and timeout settings).
+    #[arg(long, env = "TFTP_SIDECAR_ORIGIN_URL", value_name = "URL")]
+    pub origin_url: Option<String>,
+
+    /// Disk cache directory for origin files (survives restarts). [default: none]
+    #[arg(long, env = "TFTP_SIDECAR_DISK_DIR", value_name = "DIR")]
+    pub disk_dir: Option<PathBuf>,
+
+    /// Byte budget of the in-memory content cache. [default: 268435456]
+    #[arg(long, env = "TFTP_SIDECAR_MEMORY_CACHE_BYTES", value_name = "BYTES")]
+    pub memory_cache_bytes: Option<u64>,
+
     /// HTTP listener for /metrics, /healthz, /readyz and /api/v1/phones (e.g.
     /// 127.0.0.1:9169). [default: off]
     #[arg(long, env = "TFTP_SIDECAR_METRICS_LISTEN", value_name = "ADDR:PORT")]

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::cli::Cli;
 use crate::server::{PortMode, ServerConfig};
+use crate::store::StoreConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -20,8 +21,8 @@ pub enum LogFormat {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub server: ServerConfig,
-    pub root: PathBuf,
-    pub case_insensitive: bool,
+    /// File sources and caches; the top-level `root`/`case_insensitive` are copied in here.
+    pub store: StoreConfig,
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub drain_deadline: Duration,
@@ -73,6 +74,9 @@ pub struct FileConfig {
     log_format: Option<String>,
     drain_deadline: Option<f64>,
     recv_buffer: Option<usize>,
+    /// Cache and origin settings (see `store::StoreConfig`).
+    #[serde(default)]
+    store: Option<StoreConfig>,
 }
 
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -133,16 +137,33 @@ pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, ConfigError> {
         return Err(key_err("listen", "at least one address is required"));
     }
 
-    let root = cli
-        .root
-        .clone()
-        .or(f.root)
-        .ok_or_else(|| key_err("root", "required: the directory to serve"))?;
-    if !root.is_dir() {
-        return Err(key_err(
-            "root",
-            format!("{} is not a readable directory", root.display()),
-        ));
+    let mut store = f.store.unwrap_or_default();
+    if let Some(url) = cli.origin_url.clone() {
+        store.origin_url = Some(url).filter(|u| !u.is_empty());
+    }
+    if let Some(dir) = cli.disk_dir.clone() {
+        store.disk_dir = Some(dir);
+    }
+    if let Some(b) = cli.memory_cache_bytes {
+        store.memory_cache_bytes = b;
+    }
+    if let Some(root) = cli.root.clone().or(f.root) {
+        store.root = Some(root);
+    }
+    match &store.root {
+        Some(root) if !root.is_dir() => {
+            return Err(key_err(
+                "root",
+                format!("{} is not a readable directory", root.display()),
+            ))
+        }
+        None if store.origin_url.is_none() => {
+            return Err(key_err(
+                "root",
+                "required: the directory to serve (or set store.origin-url / --origin-url)",
+            ))
+        }
+        _ => {}
     }
 
     let mode = cli.port_mode.clone().or(f.port_mode);
@@ -214,7 +235,9 @@ pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, ConfigError> {
             "uploads are not implemented; write requests are always refused with ERROR 2 (set false)",
         ));
     }
-    let case_insensitive = cli.case_insensitive.or(f.case_insensitive).unwrap_or(false);
+    if let Some(ci) = cli.case_insensitive.or(f.case_insensitive) {
+        store.case_insensitive = ci;
+    }
     let metrics_listen = match cli.metrics_listen.clone().or(f.metrics_listen) {
         None => None,
         Some(s) if s.is_empty() || s == "off" => None,
@@ -252,8 +275,7 @@ pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, ConfigError> {
             per_client_max,
             recv_buffer,
         },
-        root,
-        case_insensitive,
+        store,
         metrics_listen,
         log_format,
         drain_deadline,

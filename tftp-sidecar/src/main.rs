@@ -10,7 +10,8 @@ use tftp_sidecar::config::{self, LogFormat, Settings};
 use tftp_sidecar::content::FileSource;
 use tftp_sidecar::metrics::Metrics;
 use tftp_sidecar::server::{shutdown, Events, Server};
-use tftp_sidecar::store::LocalRoot;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,11 +22,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if cli.check_config {
-        println!("{settings:#?}");
-        return ExitCode::SUCCESS;
-    }
-    init_logging(settings.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -36,12 +32,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if cli.check_config {
+        // Building the store checks its keys (and the disk cache) too.
+        let built =
+            rt.block_on(async { settings.store.build(Arc::new(Metrics::new())).map(|_| ()) });
+        if let Err(e) = built {
+            eprintln!("tftp-sidecar: config key {e}");
+            return ExitCode::from(2);
+        }
+        println!("{settings:#?}");
+        return ExitCode::SUCCESS;
+    }
+    init_logging(settings.log_format);
     match rt.block_on(run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
+        Err(Fatal::Config(e)) => {
             eprintln!("tftp-sidecar: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
@@ -59,18 +66,48 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn run(settings: Settings) -> Result<(), String> {
+/// Why the process stops with an error (config problems exit 2).
+enum Fatal {
+    Config(String),
+}
+
+async fn run(settings: Settings) -> Result<(), Fatal> {
     let stop = shutdown::signal();
     let metrics = Arc::new(Metrics::new());
-    let local = LocalRoot::new(settings.root.clone(), settings.case_insensitive);
-    local
-        .check()
-        .map_err(|e| format!("config key `root`: {e}"))?;
-    let source: Arc<dyn FileSource> = Arc::new(local);
+    let store = settings
+        .store
+        .build(metrics.clone())
+        .map_err(|e| Fatal::Config(format!("config key {e}")))?;
+    tracing::info!(
+        root = ?settings.store.root,
+        origin = ?settings.store.origin_url,
+        disk = ?settings.store.disk_dir,
+        memory_cache_bytes = settings.store.memory_cache_bytes,
+        "file store ready"
+    );
+    let source: Arc<dyn FileSource> = Arc::new(store);
     let events: Arc<dyn Events> = metrics.clone();
+    let (ready_tx, ready_rx) = watch::channel(false);
+    if let Some(addr) = settings.metrics_listen {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Fatal::Config(format!("config key `metrics_listen`: {addr}: {e}")))?;
+        tracing::info!(%addr, "status listener (/metrics, /healthz, /readyz, /api/v1/phones)");
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tftp_sidecar::http::serve(l, m, ready_rx).await {
+                tracing::error!(error = %e, "status listener failed");
+            }
+        });
+    }
     let server = Server::bind(settings.server.clone(), source, events)
-        .map_err(|e| format!("config key `listen`: {e}"))?;
-    tracing::info!(root = %settings.root.display(), "serving");
+        .map_err(|e| Fatal::Config(format!("config key `listen`: {e}")))?;
+    let _ = ready_tx.send(true);
+    let stop = async move {
+        stop.await;
+        // Not ready while draining: load balancers stop sending new phones here.
+        let _ = ready_tx.send(false);
+    };
     let aborted = server.run(stop, settings.drain_deadline).await;
     tracing::info!(aborted, "stopped");
     Ok(())

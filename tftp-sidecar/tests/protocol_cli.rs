@@ -60,6 +60,8 @@ fn config_errors_exit_nonzero_naming_the_key() {
         ("timeout = -1.0", "timeout"),
         ("log_format = \"xml\"", "log_format"),
         ("metrics_listen = \"nope\"", "metrics_listen"),
+        ("[store]\nno-such-store-key = 1", "no-such-store-key"),
+        ("[store]\nnegative-ttl-secs = -1.0", "negative-ttl-secs"),
     ];
     for (toml, key) in cases {
         let f = dir.path().join("c.toml");
@@ -164,4 +166,82 @@ async fn json_logs_one_line_per_transfer() {
     assert!(lines[0]["duration_ms"].is_u64());
     assert_eq!(lines[1]["outcome"], "not_found");
     assert_eq!(lines[1]["class"], "trust_list");
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let o = Command::new("curl")
+        .args(["-sS", "--max-time", "5", &format!("http://{addr}{path}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_the_transfers_that_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("SEP001122334455.cnf.xml"), vec![b'x'; 1000]).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let maddr = format!("127.0.0.1:{port}");
+    let bin = spawn_bin(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--root",
+        dir.path().to_str().unwrap(),
+        "--metrics-listen",
+        &maddr,
+    ]);
+    for _ in 0..50 {
+        if http_get(&maddr, "/readyz").contains("ready")
+            || http_get(&maddr, "/healthz").contains("ok")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for _ in 0..2 {
+        let c = Client::new(bin.addr).await;
+        c.get("SEP001122334455.cnf.xml", &[], Duration::from_secs(2), 3)
+            .await
+            .unwrap();
+    }
+    let c = Client::new(bin.addr).await;
+    assert!(c
+        .get("CTLSEP001122334455.tlv", &[], Duration::from_secs(2), 3)
+        .await
+        .is_err());
+    let c = Client::new(bin.addr).await;
+    assert!(c.get("../x", &[], Duration::from_secs(2), 3).await.is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let m = http_get(&maddr, "/metrics");
+    assert_eq!(
+        metric(&m, "tftp_transfers_completed_total{class=\"config\"}"),
+        2.0
+    );
+    assert_eq!(
+        metric(&m, "tftp_bytes_sent_total{class=\"config\"}"),
+        2000.0
+    );
+    assert_eq!(
+        metric(&m, "tftp_transfers_started_total{class=\"trust_list\"}"),
+        1.0
+    );
+    assert_eq!(metric(&m, "tftp_active_sessions"), 0.0);
+    assert!(
+        m.contains("tftp_requests_rejected_total{reason=\"path\"} 1"),
+        "{m}"
+    );
+    let phones = http_get(&maddr, "/api/v1/phones");
+    assert!(phones.contains("001122334455"), "{phones}");
 }
