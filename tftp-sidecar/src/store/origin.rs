@@ -12,7 +12,7 @@ pub enum OriginReply {
     /// 404 or 410.
     NotFound,
     /// 200: the body is still to be read with [`OriginBody::chunk`].
-    Body(OriginBody),
+    Body(Box<OriginBody>),
 }
 
 pub struct OriginBody {
@@ -176,13 +176,13 @@ impl Origin {
         match response.status() {
             StatusCode::OK => {
                 let headers = response.headers();
-                Ok(OriginReply::Body(OriginBody {
+                Ok(OriginReply::Body(Box::new(OriginBody {
                     content_length: response.content_length(),
                     etag: header(headers, ETAG),
                     last_modified: header(headers, LAST_MODIFIED),
                     response,
                     _permit: permit,
-                }))
+                })))
             }
             StatusCode::NOT_MODIFIED if conditional => Ok(OriginReply::NotModified),
             StatusCode::NOT_FOUND | StatusCode::GONE => Ok(OriginReply::NotFound),
