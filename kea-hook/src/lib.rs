@@ -9,6 +9,7 @@ pub mod config;
 pub mod counters;
 pub mod encoding;
 pub mod engine;
+pub mod kea_config;
 pub mod matching;
 pub mod policy;
 

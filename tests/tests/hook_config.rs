@@ -140,3 +140,42 @@ fn dry_run_answers_with_the_bytes_a_client_would_get() {
     assert!(a["text"].as_str().unwrap().contains("relay"), "{a}");
     assert!(kea.is_running());
 }
+
+/// `cisco-tftp-check` (built next to the hook) finds the hook's entry in a Kea config file and
+/// gives the same verdict and message as the hook's load() in the real Kea.
+#[test]
+fn cisco_tftp_check_agrees_with_kea() {
+    let check = hook_library_path().with_file_name("cisco-tftp-check");
+    assert!(
+        check.exists(),
+        "build it first: cargo build -p kea-hook --bins"
+    );
+    let topo = Topology::new(1).unwrap();
+    let dir = std::env::temp_dir().join(format!("ctcheck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (params, valid) in [
+        (json!({"servers": ["10.201.1.10"]}), true),
+        (
+            json!({"servers": ["10.201.1.10"], "families": {"77yy": ["10.0.0.1"]}}),
+            false,
+        ),
+    ] {
+        let cfg = json!({"Dhcp4": config(&topo, params.clone())});
+        let file = dir.join("kea-dhcp4.conf");
+        // Kea's files may carry comments; the checker must read them as Kea does.
+        std::fs::write(&file, format!("// candidate\n{cfg:#}\n")).unwrap();
+        let out = std::process::Command::new(&check)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(out.status.success(), valid, "{params}: {text}");
+        let kea = KeaServer::start(&topo.server, config(&topo, params.clone()));
+        assert_eq!(kea.is_ok(), valid, "{params}");
+        if let Err(log) = kea {
+            let message = text.split("invalid: ").nth(1).unwrap().trim();
+            assert!(log.contains(message), "Kea's log lacks {message:?}:\n{log}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

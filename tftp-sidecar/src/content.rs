@@ -152,8 +152,12 @@ impl Content {
                 FillState::Failed(why) => return Err(ContentError(why)),
                 FillState::Filling(have) if have as u64 >= want_end => {
                     let buf = f.buf.lock().unwrap();
-                    let start = offset as usize;
-                    return Ok(Bytes::copy_from_slice(&buf[start..start + len]));
+                    // finish() may have moved the bytes to `done` since we read the state;
+                    // then its Done is about to arrive: wait for it below.
+                    if buf.len() as u64 >= want_end {
+                        let start = offset as usize;
+                        return Ok(Bytes::copy_from_slice(&buf[start..start + len]));
+                    }
                 }
                 FillState::Filling(_) => {}
             }
@@ -238,6 +242,25 @@ mod tests {
         let all = filler.finish();
         assert_eq!(all, Bytes::from_static(b"abcdef"));
         assert_eq!(c.read_at(4, 10).await.unwrap(), Bytes::from_static(b"ef"));
+    }
+
+    /// Readers racing finish() must never index the emptied fill buffer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn readers_racing_finish_get_the_bytes() {
+        for _ in 0..2000 {
+            let (c, filler) = Content::filling(Some(4096));
+            filler.append(&[7u8; 4096]);
+            let readers: Vec<_> = (0..4)
+                .map(|i| {
+                    let c = c.clone();
+                    tokio::spawn(async move { c.read_at(i * 512, 512).await })
+                })
+                .collect();
+            filler.finish();
+            for r in readers {
+                assert_eq!(r.await.unwrap().unwrap(), Bytes::from(vec![7u8; 512]));
+            }
+        }
     }
 
     #[tokio::test]

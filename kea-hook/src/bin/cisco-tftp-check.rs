@@ -1,0 +1,70 @@
+//! cisco-tftp-check: checks the cisco-tftp hook's parameters in a Kea DHCPv4 configuration
+//! file with the same code the hook's `load()` runs, without starting Kea.
+//!
+//! Kea 2.2's `kea-dhcp4 -t` does not run a hook's `load()`, and a reconfiguration that a hook
+//! refuses leaves Kea 2.2 not serving: check a candidate file with this before applying it.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use dhcp_cisco_tftp::kea_config::{check_config_text, LIBRARY_FILE};
+
+const USAGE: &str = "usage: cisco-tftp-check KEA_DHCP4_CONFIG_FILE   (or - for standard input)
+
+Finds every Dhcp4.hooks-libraries entry that loads libdhcp_cisco_tftp.so and checks its
+parameters exactly as the hook's load() would. Prints one line per entry.
+Exit status: 0 all entries valid, 1 an entry is invalid or none was found, 2 usage or I/O error.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [path] = args.as_slice() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    if path == "-h" || path == "--help" {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let text = if path == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+            eprintln!("cisco-tftp-check: reading standard input: {e}");
+            return ExitCode::from(2);
+        }
+        s
+    } else {
+        match std::fs::read_to_string(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("cisco-tftp-check: {path}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let reports = match check_config_text(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("{path}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if reports.is_empty() {
+        println!("{path}: no Dhcp4.hooks-libraries entry loads {LIBRARY_FILE}");
+        return ExitCode::from(1);
+    }
+    let mut ok = true;
+    for r in &reports {
+        match &r.result {
+            Ok(summary) => println!("{path}: {}: ok: {summary}", r.path),
+            Err(e) => {
+                ok = false;
+                println!("{path}: {}: invalid: {e}", r.path);
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
