@@ -5,9 +5,15 @@
 //! - [`config`]: Dhcp4 configurations matching a topology
 //! - [`dhcp`]: a DHCPv4 client speaking as a Cisco phone (broadcast or relay)
 //! - [`fuzz`]: random option 60 DISCOVERs at a bounded rate
+//! - [`tftp`]: a TFTP read client (bare 512-byte lock-step like a 79xx, or with options)
+//! - [`firmware`]: an example TFTP root with placeholder firmware and per-phone configs
+//! - [`boot`]: a phone's whole boot (DHCP, trust lists, config, load, images), many at once
 
+pub mod boot;
 pub mod config;
 pub mod dhcp;
+pub mod firmware;
 pub mod fuzz;
 pub mod kea;
 pub mod netns;
+pub mod tftp;
