@@ -248,6 +248,8 @@ struct Booter<'a> {
     cfg: &'a BootConfig,
     log: Logger<'a>,
     start: Instant,
+    /// The phone's address (port 0) for TFTP sockets.
+    bind: SocketAddr,
     r: BootResult,
 }
 
@@ -260,6 +262,7 @@ impl<'a> Booter<'a> {
             cfg,
             log,
             start: Instant::now(),
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
             r: BootResult {
                 model: phone.model.name.to_string(),
                 mac: crate::firmware::mac_text(&phone.mac),
@@ -394,13 +397,8 @@ impl<'a> Booter<'a> {
             addr
         };
         let t1 = Instant::now();
-        match TftpClient::bind(
-            SocketAddr::new(IpAddr::V4(bind_ip), 0),
-            self.cfg.tftp.clone(),
-        ) {
-            Ok(client) => self.tftp_boot(&client, &servers),
-            Err(e) => self.fail(Stage::TrustList, format!("TFTP socket on {bind_ip}: {e}")),
-        }
+        self.bind = SocketAddr::new(IpAddr::V4(bind_ip), 0);
+        self.tftp_boot(&servers);
         self.r.tftp_ms = ms(t1.elapsed());
         if let Some(dev) = added {
             let _ = del_addr(addr, &dev);
@@ -408,7 +406,7 @@ impl<'a> Booter<'a> {
         self.finish()
     }
 
-    fn tftp_boot(&mut self, client: &TftpClient, servers: &[IpAddr]) {
+    fn tftp_boot(&mut self, servers: &[IpAddr]) {
         let sep = self.r.name.clone();
         let mut server_idx = 0;
         // 1-3: trust lists. The first request also finds a server that answers.
@@ -419,7 +417,7 @@ impl<'a> Booter<'a> {
         ] {
             loop {
                 let server = servers[server_idx];
-                match self.fetch(client, server, &name, Stage::TrustList) {
+                match self.fetch(server, &name, Stage::TrustList) {
                     Fetch::Ok(_) | Fetch::Absent => break,
                     Fetch::Failed(e)
                         if server_idx + 1 < servers.len() && self.r.tftp_server.is_none() =>
@@ -441,11 +439,11 @@ impl<'a> Booter<'a> {
         self.r.tftp_server = Some(server);
         // 4: the config.
         let own = format!("{sep}.cnf.xml");
-        let (cfg_name, cfg_bytes) = match self.fetch(client, server, &own, Stage::Config) {
+        let (cfg_name, cfg_bytes) = match self.fetch(server, &own, Stage::Config) {
             Fetch::Ok(b) => (own, b),
             Fetch::Absent => {
                 self.say("no config of its own: asking for XMLDefault.cnf.xml".into());
-                match self.fetch(client, server, "XMLDefault.cnf.xml", Stage::Config) {
+                match self.fetch(server, "XMLDefault.cnf.xml", Stage::Config) {
                     Fetch::Ok(b) => ("XMLDefault.cnf.xml".to_string(), b),
                     Fetch::Absent => {
                         self.fail(
@@ -477,7 +475,7 @@ impl<'a> Booter<'a> {
         };
         self.r.load = Some(load.clone());
         let load_file = format!("{load}.loads");
-        let load_bytes = match self.fetch(client, server, &load_file, Stage::Load) {
+        let load_bytes = match self.fetch(server, &load_file, Stage::Load) {
             Fetch::Ok(b) => b,
             Fetch::Absent => {
                 self.fail(
@@ -498,7 +496,7 @@ impl<'a> Booter<'a> {
             return;
         }
         for img in images {
-            match self.fetch(client, server, &img, Stage::Image) {
+            match self.fetch(server, &img, Stage::Image) {
                 Fetch::Ok(b) if b.is_empty() => {
                     self.fail(Stage::Image, format!("image {img} is empty (0 bytes)"));
                     return;
@@ -519,7 +517,7 @@ impl<'a> Booter<'a> {
         }
     }
 
-    fn fetch(&mut self, client: &TftpClient, server: IpAddr, name: &str, stage: Stage) -> Fetch {
+    fn fetch(&mut self, server: IpAddr, name: &str, stage: Stage) -> Fetch {
         let to = SocketAddr::new(server, self.cfg.tftp_port);
         let t = Instant::now();
         let mut attempts = 0;
@@ -527,7 +525,13 @@ impl<'a> Booter<'a> {
         let attempts_max = self.cfg.file_attempts.max(1);
         let (res, outcome) = loop {
             attempts += 1;
-            match client.get(to, name) {
+            // A new socket (source port) per request, as TFTP clients do: a server may take
+            // a request from a port whose previous transfer it has not closed yet as a
+            // retransmission of that transfer.
+            let got = TftpClient::bind(self.bind, self.cfg.tftp.clone())
+                .map_err(TftpError::Io)
+                .and_then(|c| c.get(to, name));
+            match got {
                 Ok(tr) => {
                     resent += tr.resent;
                     break (Fetch::Ok(tr.data), "ok".to_string());

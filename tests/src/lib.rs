@@ -8,6 +8,7 @@
 //! - [`tftp`]: a TFTP read client (bare 512-byte lock-step like a 79xx, or with options)
 //! - [`firmware`]: an example TFTP root with placeholder firmware and per-phone configs
 //! - [`boot`]: a phone's whole boot (DHCP, trust lists, config, load, images), many at once
+//! - [`sidecar`]: run the real `tftp-sidecar` in a namespace; HTTP GET and metric parsing
 
 pub mod boot;
 pub mod config;
@@ -16,4 +17,5 @@ pub mod firmware;
 pub mod fuzz;
 pub mod kea;
 pub mod netns;
+pub mod sidecar;
 pub mod tftp;
