@@ -130,4 +130,30 @@ pub struct Cli {
     /// [default: 4194304]
     #[arg(long, env = "TFTP_SIDECAR_RECV_BUFFER", value_name = "BYTES")]
     pub recv_buffer: Option<usize>,
+
+    /// A subcommand instead of serving (`check`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands (without one, the server runs).
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Check a TFTP root for what phones need: per model `termXX.default.loads`, every image
+    /// each `.loads` file names (present, non-empty), each `SEP*.cnf.xml`'s
+    /// `<loadInformation>`. Exit status 0 when all is well, 1 on problems, 2 when the root
+    /// cannot be read.
+    Check {
+        /// The TFTP root directory.
+        root: PathBuf,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Also require the term file of these models (comma-separated, e.g. 7941,7961).
+        #[arg(long, value_delimiter = ',')]
+        model: Vec<String>,
+        /// Match names case-insensitively, as the server does with --case-insensitive.
+        #[arg(long)]
+        case_insensitive: bool,
+    },
 }

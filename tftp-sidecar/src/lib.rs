@@ -16,3 +16,4 @@ pub mod server;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod firmware_check;

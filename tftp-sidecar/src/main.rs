@@ -15,6 +15,19 @@ use tokio::sync::watch;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(tftp_sidecar::cli::Command::Check {
+        root,
+        json,
+        model,
+        case_insensitive,
+    }) = &cli.command
+    {
+        let opts = tftp_sidecar::firmware_check::CheckOptions {
+            models: model.clone(),
+            case_insensitive: *case_insensitive,
+        };
+        return ExitCode::from(tftp_sidecar::firmware_check::run(root, *json, &opts));
+    }
     let settings = match config::load(&cli) {
         Ok(s) => s,
         Err(e) => {
