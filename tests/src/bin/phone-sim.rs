@@ -1,12 +1,20 @@
 //! phone-sim: DHCPv4 as a Cisco IP phone, for the demo, tests and benchmarks.
 //!
-//! Exit status: 0 answered, 2 no answer, 3 NAK, 1 any other error.
+//! Exit status: 0 answered (`boot`: every phone up), 2 no answer, 3 NAK, 4 (`boot`) some phone
+//! failed to boot, 1 any other error.
 
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use cisco_tftp_tests::boot::{boot_many, summary, BootConfig, BootPhone, LeaseAddr};
+use cisco_tftp_tests::firmware::{Model, MODELS};
+use cisco_tftp_tests::tftp::TftpOptions;
 use serde_json::{json, Value};
 
 use cisco_tftp_tests::dhcp::{
@@ -35,8 +43,78 @@ enum Cmd {
     Dhcp(DhcpArgs),
     /// Send DISCOVERs with random option 60 as a relay and count the OFFERs.
     Fuzz(FuzzArgs),
+    /// Boot phones like a 79xx: DHCP, then TFTP (trust lists, config, load, images), many at
+    /// once; prints a transcript and a summary.
+    Boot(BootArgs),
     /// Delete test namespaces (and their processes) left by crashed test runs.
     Cleanup,
+}
+
+#[derive(Args)]
+struct BootArgs {
+    /// Broadcast DHCP on this interface.
+    #[arg(long, required_unless_present = "relay")]
+    iface: Option<String>,
+    /// DHCP as a relay from this local address (with --server).
+    #[arg(long, requires = "server", conflicts_with = "iface")]
+    relay: Option<Ipv4Addr>,
+    /// The DHCP server to unicast to (with --relay).
+    #[arg(long, requires = "relay")]
+    server: Option<Ipv4Addr>,
+    /// A phone as MODEL=MAC (e.g. 7941=00:1e:4a:79:41:01); repeat or comma-separate.
+    #[arg(long = "phone", value_delimiter = ',', value_name = "MODEL=MAC")]
+    phones: Vec<String>,
+    /// Models to cycle through for --count phones (known: 7941, 7961, 8841, 7921).
+    #[arg(long, value_delimiter = ',', default_value = "7941,7961,8841,7921")]
+    models: Vec<String>,
+    /// This many phones with generated MACs (00:1e:4a:<model>:NN, e.g. 00:1e:4a:79:41:01).
+    #[arg(long, default_value_t = 0)]
+    count: u32,
+    /// Use this TFTP server instead of option 150/66.
+    #[arg(long)]
+    tftp_server: Option<IpAddr>,
+    #[arg(long, default_value_t = 69)]
+    tftp_port: u16,
+    /// Ask for blksize (default: none, 512-byte blocks like a 79xx).
+    #[arg(long)]
+    blksize: Option<u16>,
+    /// Ask for tsize.
+    #[arg(long)]
+    tsize: bool,
+    /// Ask for windowsize (RFC 7440).
+    #[arg(long)]
+    windowsize: Option<u16>,
+    /// Wait per TFTP packet before resending, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    timeout_ms: u64,
+    /// Resends of one TFTP packet before the file counts as timed out.
+    #[arg(long, default_value_t = 5)]
+    retries: u32,
+    /// Requests of one file (on timeout or busy) before the boot fails.
+    #[arg(long, default_value_t = 3)]
+    file_attempts: u32,
+    /// Pause before asking a file again, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    retry_delay_ms: u64,
+    /// Do not put each phone's leased address on an interface (all phones then share the
+    /// namespace's address for TFTP).
+    #[arg(long)]
+    no_lease_addr: bool,
+    /// Interface to put leased addresses on [default: --iface, or lo with --relay].
+    #[arg(long)]
+    lease_iface: Option<String>,
+    /// Start phone k after k x this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    stagger_ms: u64,
+    /// DORAs in flight at once (broadcast).
+    #[arg(long, default_value_t = 16)]
+    dhcp_parallel: usize,
+    /// DHCP wait per attempt, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    dhcp_timeout_ms: u64,
+    /// Only the summary, no transcript.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -117,6 +195,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
     match cli.cmd {
         Cmd::Dhcp(a) => dhcp(a, cli.json),
         Cmd::Fuzz(a) => fuzz(a, cli.json),
+        Cmd::Boot(a) => boot_cmd(a, cli.json),
         Cmd::Cleanup => {
             cleanup_stale();
             Ok(())
@@ -232,6 +311,135 @@ fn fuzz(a: FuzzArgs, json_out: bool) -> Result<(), (u8, String)> {
     }
     if stats.offers == 0 && stats.sent > 0 {
         return Err((2, "no OFFER at all".into()));
+    }
+    Ok(())
+}
+
+/// Generated MAC for the n-th (1-based) phone of a model: 00:1e:4a:<model digits as hex>:NN,
+/// e.g. 7941 #1 = 00:1e:4a:79:41:01; past 255 phones of a model, 00:1e:4a:<3 bytes of n>
+/// with the model's index in the top bits.
+fn generated_mac(model: &Model, model_index: usize, n: u32) -> [u8; 6] {
+    let d = model.name.as_bytes();
+    let hex = |a: u8, b: u8| ((a - b'0') << 4) | (b - b'0');
+    if n <= 255 && d.len() == 4 && d.iter().all(u8::is_ascii_digit) {
+        return [0x00, 0x1e, 0x4a, hex(d[0], d[1]), hex(d[2], d[3]), n as u8];
+    }
+    let v = ((model_index as u32 & 0xf) << 20) | (n & 0xfffff);
+    [0x00, 0x1e, 0x4b, (v >> 16) as u8, (v >> 8) as u8, v as u8]
+}
+
+fn boot_cmd(a: BootArgs, json_out: bool) -> Result<(), (u8, String)> {
+    let model = |name: &str| {
+        Model::by_name(name).ok_or_else(|| {
+            let known: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
+            (
+                1,
+                format!("unknown model {name:?} (known: {})", known.join(", ")),
+            )
+        })
+    };
+    let mut phones = Vec::new();
+    for p in &a.phones {
+        let (m, mac) = p
+            .split_once('=')
+            .ok_or_else(|| (1, format!("--phone {p:?}: expected MODEL=MAC")))?;
+        phones.push(BootPhone {
+            model: model(m)?,
+            mac: parse_mac(mac).map_err(|e| (1, format!("--phone {p:?}: {e}")))?,
+        });
+    }
+    let models: Vec<Model> = a
+        .models
+        .iter()
+        .map(|m| model(m))
+        .collect::<Result<_, _>>()?;
+    if a.count > 0 && models.is_empty() {
+        return Err((1, "--count needs --models".into()));
+    }
+    for i in 0..a.count {
+        let k = i as usize % models.len();
+        let n = i / models.len() as u32 + 1;
+        phones.push(BootPhone {
+            model: models[k],
+            mac: generated_mac(&models[k], k, n),
+        });
+    }
+    if phones.is_empty() {
+        return Err((1, "no phones: give --phone MODEL=MAC or --count N".into()));
+    }
+    let transport = match (a.relay, a.server, &a.iface) {
+        (Some(relay), Some(server), _) => Transport::Relay { relay, server },
+        (_, _, Some(iface)) => Transport::Broadcast {
+            iface: iface.clone(),
+        },
+        _ => return Err((1, "need --iface, or --relay and --server".into())),
+    };
+    let mut cfg = BootConfig::new(transport);
+    if a.no_lease_addr {
+        cfg.lease_addr = LeaseAddr::Off;
+    } else if let Some(dev) = &a.lease_iface {
+        cfg.lease_addr = LeaseAddr::AddTo(dev.clone());
+    }
+    cfg.tftp.options = TftpOptions {
+        blksize: a.blksize,
+        tsize: a.tsize,
+        timeout: None,
+        windowsize: a.windowsize,
+    };
+    cfg.tftp.timeout = Duration::from_millis(a.timeout_ms.max(1));
+    cfg.tftp.retries = a.retries;
+    cfg.file_attempts = a.file_attempts;
+    cfg.retry_delay = Duration::from_millis(a.retry_delay_ms);
+    cfg.tftp_port = a.tftp_port;
+    cfg.server_override = a.tftp_server;
+    cfg.stagger = Duration::from_millis(a.stagger_ms);
+    cfg.dhcp_parallel = a.dhcp_parallel;
+    cfg.dhcp_timeout = Duration::from_millis(a.dhcp_timeout_ms.max(1));
+    let quiet = a.quiet || json_out;
+    let log = move |_: usize, line: &str| {
+        if !quiet {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+        }
+    };
+    let t = Instant::now();
+    let results = boot_many(&phones, &cfg, &log);
+    let wall = t.elapsed();
+    let failed = results.iter().filter(|r| !r.ok()).count();
+    if json_out {
+        let mut times: Vec<f64> = results
+            .iter()
+            .filter(|r| r.ok())
+            .map(|r| r.total_ms)
+            .collect();
+        times.sort_by(|a, b| a.total_cmp(b));
+        let pct = |p| cisco_tftp_tests::boot::percentile(&times, p);
+        let v = json!({
+            "phones": results,
+            "summary": {
+                "phones": results.len(),
+                "up": results.len() - failed,
+                "failed": failed,
+                "wall_ms": wall.as_secs_f64() * 1000.0,
+                "boot_ms_p50": pct(50.0),
+                "boot_ms_p90": pct(90.0),
+                "boot_ms_p99": pct(99.0),
+                "boot_ms_max": times.last().copied().unwrap_or(0.0),
+                "bytes": results.iter().map(|r| r.bytes).sum::<u64>(),
+            }
+        });
+        println!("{v}");
+    } else {
+        if !quiet {
+            println!();
+        }
+        print!("{}", summary(&results, wall));
+    }
+    if failed > 0 {
+        return Err((
+            4,
+            format!("{failed} of {} phones did not boot", results.len()),
+        ));
     }
     Ok(())
 }
