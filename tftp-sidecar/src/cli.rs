@@ -131,6 +131,12 @@ pub struct Cli {
     #[arg(long, env = "TFTP_SIDECAR_RECV_BUFFER", value_name = "BYTES")]
     pub recv_buffer: Option<usize>,
 
+    /// Kea's control socket (unix). When set, Kea's statistics (the cisco-tftp hook's
+    /// counters and DHCPv4 packet counters) are polled and exported as `tftp_kea_*` metrics.
+    /// The `[kea]` table of the config file has `control-socket` and `poll-interval`.
+    #[arg(long, env = "TFTP_SIDECAR_KEA_CONTROL_SOCKET", value_name = "PATH")]
+    pub kea_control_socket: Option<PathBuf>,
+
     /// A subcommand instead of serving (`check`).
     #[command(subcommand)]
     pub command: Option<Command>,

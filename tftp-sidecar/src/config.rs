@@ -26,6 +26,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub drain_deadline: Duration,
+    /// Kea statistics polling (`[kea]`, `--kea-control-socket`); off when None.
+    pub kea: Option<crate::kea_stats::KeaConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,9 @@ pub struct FileConfig {
     log_format: Option<String>,
     drain_deadline: Option<f64>,
     recv_buffer: Option<usize>,
+    /// Kea statistics polling (see `kea_stats::KeaConfig`).
+    #[serde(default)]
+    kea: Option<crate::kea_stats::KeaConfig>,
     /// Cache and origin settings (see `store::StoreConfig`).
     #[serde(default)]
     store: Option<StoreConfig>,
@@ -262,6 +267,17 @@ pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, ConfigError> {
     };
     let recv_buffer = cli.recv_buffer.or(f.recv_buffer).unwrap_or(d.recv_buffer);
 
+    let mut kea = f.kea;
+    if let Some(sock) = cli.kea_control_socket.clone() {
+        match &mut kea {
+            Some(k) => k.control_socket = sock,
+            None => kea = Some(crate::kea_stats::KeaConfig::new(sock)),
+        }
+    }
+    if let Some(k) = &kea {
+        k.interval().map_err(|e| key_err("kea", e))?;
+    }
+
     Ok(Settings {
         server: ServerConfig {
             listen,
@@ -279,6 +295,7 @@ pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, ConfigError> {
         metrics_listen,
         log_format,
         drain_deadline,
+        kea,
     })
 }
 

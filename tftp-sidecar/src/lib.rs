@@ -17,3 +17,4 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod firmware_check;
+pub mod kea_stats;

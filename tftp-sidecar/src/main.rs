@@ -87,6 +87,10 @@ enum Fatal {
 async fn run(settings: Settings) -> Result<(), Fatal> {
     let stop = shutdown::signal();
     let metrics = Arc::new(Metrics::new());
+    if let Some(k) = &settings.kea {
+        tftp_sidecar::kea_stats::start(k, metrics.registry())
+            .map_err(|e| Fatal::Config(format!("config key `kea`: {e}")))?;
+    }
     let store = settings
         .store
         .build(metrics.clone())
