@@ -1,0 +1,310 @@
+"""The Ansible roles, run for real against this machine with `ansible-playbook -i localhost,
+-c local`: the hook role merges the hook into a live Kea configuration that already has subnets
+and another hook, validates a candidate in /etc/kea before replacing the live file, and reloads
+a running Kea (a throwaway kea-dhcp4 on loopback, port 10067, stopped afterwards) through its
+control socket; the sidecar role installs the package and, with no service manager here, starts
+tftp-sidecar through its init script (start-stop-daemon). A second run changes nothing; a bad
+variable fails with the argument-spec message; a bad hook parameter leaves the live config
+untouched. Everything installed is removed and /etc/kea/kea-dhcp4.conf restored afterwards.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from test_packages import (HOOK_PATH, HOOK_PKG, SIDECAR_PKG, Kea, build_debs, installed,
+                           purge, remove_sidecar_user, run, user_exists)
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_DIR = REPO / "ansible"
+VENV_BIN = REPO / ".venv" / "bin"
+KEA_CONF = Path("/etc/kea/kea-dhcp4.conf")
+FIRMWARE_DIR = Path("/srv/cisco-tftp-ansible-test")
+# Below 1024, so binding it proves the sidecar got CAP_NET_BIND_SERVICE and nothing else.
+TFTP_PORT = 969
+METRICS_PORT = 19169
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="changes the machine: needs root")
+
+# A live configuration as an operator has it: comments, a subnet with a reservation, Debian's
+# lease_cmds hook, a control socket. The control socket and lease file are under the test's
+# temp dir, substituted in below.
+LIVE_CONFIG = """// Kea DHCPv4, managed by hand until now
+{
+"Dhcp4": {
+    "interfaces-config": { "interfaces": [ "lo" ] },
+    "control-socket": { "socket-type": "unix", "socket-name": "@SOCK@" },
+    "lease-database": { "type": "memfile", "persist": false },
+    /* the office LAN */
+    "subnet4": [
+        {
+            "id": 7,
+            "subnet": "192.0.2.0/24",
+            "pools": [ { "pool": "192.0.2.100 - 192.0.2.199" } ],
+            "reservations": [ { "hw-address": "00:11:22:33:44:55", "ip-address": "192.0.2.10" } ],
+            "option-data": [ { "name": "routers", "data": "192.0.2.1" } ]
+        }
+    ],
+    "hooks-libraries": [
+        { "library": "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so" }  # leases over the socket
+    ],
+    "valid-lifetime": 4000,
+    "loggers": [ { "name": "kea-dhcp4", "severity": "INFO",
+                   "output_options": [ { "output": "@LOG@" } ] } ]
+}
+}
+"""
+
+HOOK_PARAMS = {"servers": ["10.0.0.10", "10.0.0.11"], "families": {"88xx": ["10.0.0.20"]}}
+
+
+def ansible_env(tmp):
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}:{env['PATH']}"
+    env["ANSIBLE_CONFIG"] = str(ANSIBLE_DIR / "ansible.cfg")
+    env["ANSIBLE_HOME"] = str(tmp / "ansible-home")
+    env["ANSIBLE_LOCAL_TEMP"] = str(tmp / "ansible-tmp")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    env["ANSIBLE_RETRY_FILES_ENABLED"] = "0"
+    return env
+
+
+def playbook(tmp, extra_vars, *args, timeout=600):
+    vars_file = tmp / f"vars-{time.monotonic_ns()}.json"
+    vars_file.write_text(json.dumps(extra_vars))
+    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+           "-e", "ansible_python_interpreter=/usr/bin/python3",
+           "-e", f"@{vars_file}", *args, "site.yml"]
+    return subprocess.run(cmd, cwd=ANSIBLE_DIR, env=ansible_env(tmp), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def recap(result):
+    m = re.search(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                  result.stdout, re.M)
+    assert m, result.stdout + result.stderr
+    return {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]),
+            "failed": int(m[4])}
+
+
+def sha(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def strip_kea_comments(text):
+    out = []
+    for line in text.splitlines():
+        line = re.sub(r"\s*(#|//).*$", "", line)
+        out.append(line)
+    return re.sub(r"/\*.*?\*/", "", "\n".join(out), flags=re.S)
+
+
+def sidecar_pid():
+    try:
+        pid = int(Path("/run/tftp-sidecar.pid").read_text().split()[0])
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@pytest.fixture(scope="module")
+def machine(tmp_path_factory):
+    """Builds the debs, saves what the roles change and puts it all back afterwards."""
+    debs = build_debs()
+    tmp = tmp_path_factory.mktemp("ansible")
+    kea_dir_before = set(os.listdir(KEA_CONF.parent))
+    saved = KEA_CONF.read_bytes() if KEA_CONF.exists() else None
+    saved_stat = KEA_CONF.stat() if KEA_CONF.exists() else None
+    pkgs_before = {p: installed(p) for p in (HOOK_PKG, SIDECAR_PKG)}
+    user_before = user_exists("tftp-sidecar")
+    srv_before = Path("/srv/tftp").exists()
+    FIRMWARE_DIR.mkdir(exist_ok=True)
+    (FIRMWARE_DIR / "SEP001122334455.cnf.xml").write_text("<device>test</device>\n")
+    yield {"tmp": tmp, "debs": debs, "saved": saved}
+    # Stop the sidecar the role started, remove what was installed, restore Kea's config.
+    if Path("/etc/init.d/tftp-sidecar").exists():
+        run(["/etc/init.d/tftp-sidecar", "stop"], check=False, timeout=90)
+    pid = sidecar_pid()
+    if pid:
+        os.kill(pid, 15)
+    run(["update-rc.d", "-f", "tftp-sidecar", "remove"], check=False)
+    leftover = [p for p in (HOOK_PKG, SIDECAR_PKG) if installed(p) and not pkgs_before[p]]
+    if leftover:
+        purge(*leftover)
+    remove_sidecar_user(user_before)
+    for deb in debs.values():
+        Path("/var/cache", deb.name).unlink(missing_ok=True)
+    shutil.rmtree(FIRMWARE_DIR, ignore_errors=True)
+    if not srv_before and Path("/srv/tftp").is_dir() and not any(Path("/srv/tftp").iterdir()):
+        Path("/srv/tftp").rmdir()
+    if saved is not None:
+        KEA_CONF.write_bytes(saved)
+        os.chown(KEA_CONF, saved_stat.st_uid, saved_stat.st_gid)
+        os.chmod(KEA_CONF, saved_stat.st_mode & 0o7777)
+    for name in set(os.listdir(KEA_CONF.parent)) - kea_dir_before:
+        (KEA_CONF.parent / name).unlink()  # the role's backups of the test's config
+
+
+@pytest.fixture(scope="module")
+def live_kea(machine):
+    """The operator's live config in /etc/kea and a Kea running it on loopback."""
+    tmp = machine["tmp"]
+    sock = tmp / "kea4.sock"
+    KEA_CONF.write_text(LIVE_CONFIG.replace("@SOCK@", str(sock))
+                        .replace("@LOG@", str(tmp / "kea.log")))
+    kea = Kea(KEA_CONF, sock, tmp)
+    yield kea
+    kea.stop()
+
+
+def site_vars(machine, **over):
+    v = {
+        "cisco_tftp_kea_hosts": "localhost",
+        "cisco_tftp_sidecar_hosts": "localhost",
+        "cisco_tftp_kea_hook_install_method": "deb",
+        "cisco_tftp_kea_hook_deb_src": str(machine["debs"][HOOK_PKG]),
+        "cisco_tftp_kea_hook_parameters": HOOK_PARAMS,
+        "cisco_tftp_sidecar_install_method": "deb",
+        "cisco_tftp_sidecar_deb_src": str(machine["debs"][SIDECAR_PKG]),
+        "cisco_tftp_sidecar_root": str(FIRMWARE_DIR),
+        "cisco_tftp_sidecar_listen": [f"127.0.0.1:{TFTP_PORT}"],
+        "cisco_tftp_sidecar_metrics_listen": f"127.0.0.1:{METRICS_PORT}",
+    }
+    v.update(over)
+    return v
+
+
+def test_ansible_lint_production_profile():
+    r = subprocess.run([str(VENV_BIN / "ansible-lint"), "--profile", "production", "--nocolor"],
+                       cwd=ANSIBLE_DIR, env=ansible_env(Path("/tmp")), capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 failure(s), 0 warning(s)" in r.stdout + r.stderr
+
+
+def test_bad_variable_fails_with_argument_spec_message(machine):
+    r = playbook(machine["tmp"], site_vars(machine, cisco_tftp_kea_hook_install_method="ftp"))
+    assert r.returncode != 0
+    assert "Validating arguments against arg spec" in r.stdout, r.stdout
+    assert "cisco_tftp_kea_hook_install_method must be one of" in r.stdout, r.stdout
+
+    r = playbook(machine["tmp"], site_vars(machine, cisco_tftp_kea_hosts="no-such-host",
+                                           cisco_tftp_sidecar_port_mode="singleport"))
+    assert r.returncode != 0
+    assert "cisco_tftp_sidecar_port_mode must be one of" in r.stdout, r.stdout
+
+
+def test_site_playbook_installs_merges_reloads_and_starts(machine, live_kea):
+    tmp = machine["tmp"]
+    pid_before = live_kea.proc.pid
+    assert live_kea.command("cisco-tftp-config-get")["result"] != 0  # not loaded yet
+
+    r = playbook(tmp, site_vars(machine))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert recap(r)["changed"] > 0
+
+    # The hook entry was merged; the subnet, the reservation and lease_cmds are kept.
+    doc = json.loads(KEA_CONF.read_text())
+    dhcp4 = doc["Dhcp4"]
+    libs = [h["library"] for h in dhcp4["hooks-libraries"]]
+    assert libs == ["/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so", HOOK_PATH]
+    assert dhcp4["hooks-libraries"][1]["parameters"] == HOOK_PARAMS
+    original = json.loads(strip_kea_comments(LIVE_CONFIG.replace("@SOCK@", "s")
+                                             .replace("@LOG@", "l")))
+    assert dhcp4["subnet4"] == original["Dhcp4"]["subnet4"]
+    assert dhcp4["valid-lifetime"] == 4000
+    assert run(["kea-dhcp4", "-t", str(KEA_CONF)], check=False).returncode == 0
+    assert not list(KEA_CONF.parent.glob(".*candidate*"))
+    assert list(KEA_CONF.parent.glob("kea-dhcp4.conf.*~")), "backup of the previous config"
+
+    # Kea was reloaded, not restarted: same process, hook now loaded, lease_cmds still there.
+    assert live_kea.proc.poll() is None and live_kea.proc.pid == pid_before
+    answer = live_kea.command("cisco-tftp-config-get")
+    assert answer["result"] == 0, answer
+    assert "10.0.0.20" in json.dumps(answer["arguments"])
+    commands = live_kea.command("list-commands")["arguments"]
+    assert "lease4-get-all" in commands and "cisco-tftp-dry-run" in commands
+
+    # The sidecar runs as its own user with CAP_NET_BIND_SERVICE only, serving the firmware.
+    pid = sidecar_pid()
+    assert pid, r.stdout
+    status = Path(f"/proc/{pid}/status").read_text()
+    uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M)[1])
+    assert uid == __import__("pwd").getpwnam("tftp-sidecar").pw_uid
+    assert re.search(r"^CapEff:\s+0*400$", status, re.M), status
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/readyz", timeout=2) as h:
+                assert h.status == 200
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    got = tmp / "got.xml"
+    if shutil.which("tftp"):
+        run(["tftp", "127.0.0.1", str(TFTP_PORT), "-m", "octet", "-c", "get",
+             "SEP001122334455.cnf.xml", str(got)], timeout=30)
+        assert got.read_text() == "<device>test</device>\n"
+
+    # Second run: nothing changes, Kea is not touched again.
+    conf_sha = sha(KEA_CONF)
+    r2 = playbook(tmp, site_vars(machine))
+    assert r2.returncode == 0, r2.stdout + r2.stderr
+    assert recap(r2)["changed"] == 0, r2.stdout
+    assert sha(KEA_CONF) == conf_sha
+    assert sidecar_pid() == pid
+
+
+def test_rejected_hook_parameter_leaves_live_config_untouched(machine, live_kea):
+    before = sha(KEA_CONF)
+    bad = {"servers": ["10.0.0.300"]}
+    r = playbook(machine["tmp"], site_vars(machine, cisco_tftp_kea_hook_parameters=bad))
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert "is unchanged" in out and "10.0.0.300" in out, out
+    assert sha(KEA_CONF) == before
+    assert not list(KEA_CONF.parent.glob(".*candidate*"))
+    # Kea still serves the configuration it had.
+    assert live_kea.proc.poll() is None
+    assert live_kea.command("cisco-tftp-config-get")["result"] == 0
+
+
+def test_rejected_kea_config_leaves_live_config_untouched(machine, live_kea):
+    """A configuration kea-dhcp4 -t refuses (an unknown Dhcp4 key) is not applied either."""
+    before = sha(KEA_CONF)
+    whole = json.loads(KEA_CONF.read_text())["Dhcp4"]
+    whole["valid-lifetme"] = 10
+    r = playbook(machine["tmp"], site_vars(machine, cisco_tftp_kea_hook_dhcp4_config=whole))
+    assert r.returncode != 0
+    assert "kea-dhcp4 -t" in r.stdout and "is unchanged" in r.stdout, r.stdout
+    assert sha(KEA_CONF) == before
+
+
+def test_debian_stock_config_with_kea_stopped(machine):
+    """Debian's own kea-dhcp4.conf (comments, trailing commas): the hook is merged, the result
+    passes kea-dhcp4 -t, and with Kea not running the reload is a no-op."""
+    stock = machine["saved"]
+    if stock is None or b'"Dhcp4"' not in stock:
+        pytest.skip("no stock /etc/kea/kea-dhcp4.conf on this machine")
+    KEA_CONF.write_bytes(stock)
+    r = playbook(machine["tmp"], site_vars(machine, cisco_tftp_sidecar_hosts="no-such-host"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "kea-dhcp4 is not running: nothing to reload" in r.stdout or \
+        "RUNNING HANDLER [cisco_tftp_kea_hook : Reload Kea DHCPv4]" in r.stdout, r.stdout
+    dhcp4 = json.loads(KEA_CONF.read_text())["Dhcp4"]
+    assert [h["library"] for h in dhcp4["hooks-libraries"]][-1] == HOOK_PATH
+    assert run(["kea-dhcp4", "-t", str(KEA_CONF)], check=False).returncode == 0
+    r2 = playbook(machine["tmp"], site_vars(machine, cisco_tftp_sidecar_hosts="no-such-host"))
+    assert r2.returncode == 0 and recap(r2)["changed"] == 0, r2.stdout
