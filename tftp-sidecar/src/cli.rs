@@ -126,6 +126,11 @@ pub struct Cli {
     #[arg(long, env = "TFTP_SIDECAR_DRAIN_DEADLINE", value_name = "SECONDS")]
     pub drain_deadline: Option<f64>,
 
+    /// Worker threads; 0 = one per CPU. One thread is the most CPU-efficient on small
+    /// machines (no cross-thread wake-ups). [default: 1]
+    #[arg(long, env = "TFTP_SIDECAR_THREADS", value_name = "N")]
+    pub threads: Option<usize>,
+
     /// SO_RCVBUF of listening sockets in bytes, so request bursts are not dropped.
     /// [default: 4194304]
     #[arg(long, env = "TFTP_SIDECAR_RECV_BUFFER", value_name = "BYTES")]

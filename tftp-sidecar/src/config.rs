@@ -28,6 +28,8 @@ pub struct Settings {
     pub drain_deadline: Duration,
     /// Kea statistics polling (`[kea]`, `--kea-control-socket`); off when None.
     pub kea: Option<crate::kea_stats::KeaConfig>,
+    /// Runtime worker threads (0: one per CPU).
+    pub threads: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +81,7 @@ pub struct FileConfig {
     /// Kea statistics polling (see `kea_stats::KeaConfig`).
     #[serde(default)]
     kea: Option<crate::kea_stats::KeaConfig>,
+    threads: Option<usize>,
     /// Cache and origin settings (see `store::StoreConfig`).
     #[serde(default)]
     store: Option<StoreConfig>,
@@ -296,6 +299,7 @@ pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, ConfigError> {
         log_format,
         drain_deadline,
         kea,
+        threads: cli.threads.or(f.threads).unwrap_or(1),
     })
 }
 

@@ -35,10 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime(settings.threads) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tftp-sidecar: cannot start runtime: {e}");
@@ -63,6 +60,26 @@ fn main() -> ExitCode {
             eprintln!("tftp-sidecar: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// One thread avoids cross-thread wake-ups, the main per-packet cost of a UDP server on
+/// few cores; more threads help when the TFTP work outgrows one core.
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
     }
 }
 

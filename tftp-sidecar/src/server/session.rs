@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use std::pin::Pin;
 use tokio::sync::watch;
-use tokio::time::Instant;
+
+use tokio::time::{Instant, Sleep};
 
 use super::events::{Events, Outcome, TransferReport};
 use super::limits::Permit;
@@ -83,7 +85,14 @@ struct Session {
     recv_buf: [u8; 1024],
     send_buf: Vec<u8>,
     retransmits: u64,
+    /// One timer per session, re-armed lazily: arming a timer per packet costs more than
+    /// the packet itself.
+    timer: Pin<Box<Sleep>>,
+    timer_at: Instant,
 }
+
+/// How often a waiting session looks at the abort flag (drain deadline).
+const ABORT_POLL: Duration = Duration::from_millis(500);
 
 /// Run one transfer to its end; the permit frees the session slot when this returns.
 pub async fn run(ctx: Arc<SessionCtx>, req: SessionRequest, io: SessionIo, permit: Permit) {
@@ -99,6 +108,8 @@ pub async fn run(ctx: Arc<SessionCtx>, req: SessionRequest, io: SessionIo, permi
         recv_buf: [0; 1024],
         send_buf: Vec::new(),
         retransmits: 0,
+        timer: Box::pin(tokio::time::sleep(ABORT_POLL)),
+        timer_at: Instant::now() + ABORT_POLL,
     };
     let (outcome, bytes, detail) = s.serve(&ctx, &req).await;
     let duration = start.elapsed();
@@ -323,19 +334,35 @@ impl Session {
     /// Wait for the peer's next ACK or ERROR until `deadline`. Packets from other addresses
     /// get ERROR 5 and do not disturb the transfer; anything else from the peer is ignored.
     async fn wait(&mut self, deadline: Instant) -> Wait {
+        if deadline < self.timer_at {
+            self.timer.as_mut().reset(deadline);
+            self.timer_at = deadline;
+        }
         loop {
             let Session {
                 io,
                 recv_buf,
-                abort,
                 client,
+                timer,
                 ..
             } = self;
             let r = tokio::select! {
                 biased;
                 r = io.recv(recv_buf, *client) => r,
-                _ = tokio::time::sleep_until(deadline) => return Wait::Timeout,
-                _ = aborted(abort) => return Wait::Abort,
+                _ = timer.as_mut() => {
+                    if *self.abort.borrow() {
+                        return Wait::Abort;
+                    }
+                    let now = Instant::now();
+                    // The timer may be armed for an older, earlier deadline: re-arm.
+                    let next = deadline.min(now + ABORT_POLL);
+                    self.timer.as_mut().reset(next);
+                    self.timer_at = next;
+                    if now >= deadline {
+                        return Wait::Timeout;
+                    }
+                    continue;
+                }
             };
             match r {
                 Ok(Received::FromPeer(p)) => match Packet::decode(p) {

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# TFTP benchmark: tftp-sidecar against tftp-hpa, dnsmasq and async-tftp's directory server,
+# same load generator (bench/loadgen.rs), same files, one run. Everything runs inside a
+# network namespace this script creates (dnsmasq's TFTP port cannot leave 69), so nothing
+# collides with the host. Needs root (ip netns).
+#
+#   bench/run.sh [--quick] [--out FILE] [--servers "sidecar tftp-hpa dnsmasq async-tftp"]
+#
+# Scenarios (issue 3): one 7.1 MB transfer at 512-byte blocks; one at blksize 1428 +
+# windowsize 16; a storm of 200 concurrent 7.1 MB transfers at 512; 5000 x 4 KB transfers,
+# 500 concurrent. Each server is restarted for every run so peak RSS is per scenario, and
+# warmed with one transfer first (cached files). Medians of REPS runs (default 3; --quick 1
+# with smaller storms).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+crate="$(dirname "$here")"
+ws="$(dirname "$crate")"
+quick=0
+out=""
+servers="sidecar tftp-hpa dnsmasq async-tftp"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) quick=1 ;;
+        --out) out="$2"; shift ;;
+        --servers) servers="$2"; shift ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$quick" = 1 ]; then
+    REPS=${REPS:-1}; STORM=${STORM:-50}; CFG_N=${CFG_N:-1000}; CFG_C=${CFG_C:-200}
+else
+    REPS=${REPS:-3}; STORM=${STORM:-200}; CFG_N=${CFG_N:-5000}; CFG_C=${CFG_C:-500}
+fi
+FW_SIZE=7100000
+
+if [ "$(id -u)" != 0 ]; then
+    echo "bench/run.sh needs root (it creates a network namespace)" >&2
+    exit 1
+fi
+
+echo "building release binaries..." >&2
+(cd "$ws" && cargo build --release -q -p tftp-sidecar --bin tftp-sidecar \
+    --example tftp-loadgen --example async_tftp_peer)
+bin="$ws/target/release"
+
+ns="tftpbench$$"
+work="$(mktemp -d /tmp/tftpbench.XXXXXX)"
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$ns"
+ip netns exec "$ns" ip link set lo up
+# glibc's AI_ADDRCONFIG ignores loopback: with only `lo`, in.tftpd cannot resolve
+# 127.0.0.1. A dummy interface with a documentation address (never sent to) fixes that.
+ip netns exec "$ns" ip link add bench0 type dummy
+ip netns exec "$ns" ip addr add 192.0.2.1/32 dev bench0
+ip netns exec "$ns" ip link set bench0 up
+nsx() { ip netns exec "$ns" "$@"; }
+
+# Files, world-readable (tftp-hpa and dnsmasq drop privileges).
+root="$work/root"
+mkdir -p "$root"
+head -c "$FW_SIZE" /dev/urandom > "$root/SIP88xx.14-2-1-0001-14.loads"
+fw="SIP88xx.14-2-1-0001-14.loads"
+python3 - "$root" "$CFG_N" > "$work/configs.list" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    name = "SEP%012X.cnf.xml" % (0x001122000000 + i)
+    with open(os.path.join(root, name), "wb") as f:
+        f.write(os.urandom(4096))
+    print(name)
+PY
+chmod -R a+rX "$work"
+
+start_server() { # name -> sets server_pid, port
+    local name="$1"
+    case "$name" in
+        sidecar)
+            port=6901
+            RUST_LOG=info ip netns exec "$ns" "$bin/tftp-sidecar" --root "$root" --listen "127.0.0.1:$port" \
+                --max-sessions 10000 --per-client-max 100000 --drain-deadline 0 \
+                2>"$work/sidecar.log" &
+            ;;
+        tftp-hpa)
+            port=6902
+            ip netns exec "$ns" in.tftpd --listen --foreground --address "127.0.0.1:$port" --secure "$root" \
+                2>"$work/hpa.log" &
+            ;;
+        dnsmasq)
+            port=69
+            ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp \
+                --tftp-root="$root" --listen-address=127.0.0.1 --bind-interfaces \
+                --tftp-max=1000 --pid-file= --log-facility=- 2>"$work/dnsmasq.log" &
+            ;;
+        async-tftp)
+            port=6904
+            ip netns exec "$ns" "$bin/examples/async_tftp_peer" "$root" "127.0.0.1:$port" 2>"$work/async.log" &
+            ;;
+    esac
+    local wrapper=$!
+    # `ip netns exec` execs the server in place: $! is the server's pid.
+    server_pid=$wrapper
+    for _ in $(seq 1 100); do
+        if nsx "$bin/examples/tftp-loadgen" --server "127.0.0.1:$port" --files "name:$fw" \
+            --count 1 --concurrency 1 --timeout-ms 200 --retries 2 >/dev/null 2>&1; then
+            # Warm a config file too.
+            nsx "$bin/examples/tftp-loadgen" --server "127.0.0.1:$port" \
+                --files "$work/configs.list" --count 1 --concurrency 1 >/dev/null 2>&1 || true
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "$name did not come up" >&2
+    return 1
+}
+
+stop_server() {
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+    # tftp-hpa's children may linger briefly.
+    sleep 0.2
+}
+
+results="$work/results.jsonl"
+: > "$results"
+run_scenario() { # server scenario rep args...
+    local server="$1" scenario="$2" rep="$3"
+    shift 3
+    start_server "$server" || return 0
+    local tree=""
+    [ "$server" = tftp-hpa ] && tree="--tree"
+    local line
+    line=$(nsx "$bin/examples/tftp-loadgen" --server "127.0.0.1:$port" --pid "$server_pid" $tree \
+        --label "$server/$scenario/$rep" "$@") || line=""
+    stop_server
+    if [ -n "$line" ]; then
+        echo "$line" >> "$results"
+        echo "$line" >&2
+    fi
+}
+
+for rep in $(seq 1 "$REPS"); do
+    for s in $servers; do
+        run_scenario "$s" single512 "$rep" --files "name:$fw" --count 1 --concurrency 1 \
+            --expect-size "$FW_SIZE"
+        run_scenario "$s" single1428w16 "$rep" --files "name:$fw" --count 1 --concurrency 1 \
+            --blksize 1428 --windowsize 16 --tsize --expect-size "$FW_SIZE"
+        run_scenario "$s" storm "$rep" --files "name:$fw" --count "$STORM" \
+            --concurrency "$STORM" --expect-size "$FW_SIZE" --timeout-ms 1000 --retries 10
+        run_scenario "$s" configs "$rep" --files "$work/configs.list" --count "$CFG_N" \
+            --concurrency "$CFG_C" --expect-size 4096 --timeout-ms 1000 --retries 10
+    done
+done
+
+report=$(python3 "$here/report.py" "$results" "$STORM" "$CFG_N" "$CFG_C" "$quick")
+echo "$report"
+if [ -n "$out" ]; then
+    echo "$report" > "$out"
+    cp "$results" "${out%.md}.jsonl"
+fi
