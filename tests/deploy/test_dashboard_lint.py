@@ -24,6 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "helm" / "cisco-tftp" / "dashboards" / "cisco-tftp.json"
 METRICS_RS = ROOT / "tftp-sidecar" / "src" / "metrics.rs"
+KEA_STATS_RS = ROOT / "tftp-sidecar" / "src" / "kea_stats.rs"
 UID = "cisco-tftp-boot"
 DS_REF = "${datasource}"
 
@@ -240,6 +241,14 @@ def test_metric_names_exist(dash):
     assert GAUGES_KNOWN & used
 
 
+def test_kea_exporter_names_are_the_sidecars():
+    """The Kea-exporter names the dashboard uses are the ones kea_stats.rs registers."""
+    if not KEA_STATS_RS.exists():
+        pytest.skip("tftp-sidecar/src/kea_stats.rs not there yet")
+    registered = set(re.findall(r'"(tftp_kea_[a-z0-9_]+)"', KEA_STATS_RS.read_text()))
+    assert KEA_EXPORTER_METRICS <= registered, KEA_EXPORTER_METRICS - registered
+
+
 def test_pending_metrics_are_still_missing():
     """A pending metric that metrics.rs now registers must leave PENDING_METRICS (so the list
     stays the truth about what the dashboard assumes)."""
@@ -287,3 +296,76 @@ def test_promtool_parses_every_query(dash, tmp_path):
     f.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     r = subprocess.run([promtool, "check", "rules", str(f)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _free_tcp_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _scrape_real_sidecar(tmp_path: Path) -> str:
+    import time
+    import urllib.request
+
+    exe = ROOT / "target" / "debug" / "tftp-sidecar"
+    if not exe.exists():
+        pytest.skip("target/debug/tftp-sidecar not built (make build)")
+    (tmp_path / "root").mkdir()
+    port = _free_tcp_port()
+    cmd = [str(exe), "--root", str(tmp_path / "root"), "--listen", "127.0.0.1:0", "--metrics-listen", f"127.0.0.1:{port}"]
+    help_text = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=30).stdout
+    if "--kea-control-socket" in help_text:  # Kea absent: tftp_kea_up 0, series still created
+        cmd += ["--kea-control-socket", str(tmp_path / "no-kea.sock")]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    return r.read().decode()
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"sidecar did not serve /metrics: {proc.stderr.read() if proc.poll() is not None else 'timeout'}")
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_selectors_match_series_the_real_sidecar_exports(dash, tmp_path):
+    """Start the real sidecar and read its /metrics: every label set is created at zero, so
+    each metric and each label value a panel filters on (class="trust_list",
+    outcome="not_found", ...) must be there. Catches a renamed label or value too."""
+    text = _scrape_real_sidecar(tmp_path)
+    series: dict[str, list[dict[str, str]]] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ", line)
+        assert m, line
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        series.setdefault(m.group(1), []).append(labels)
+    checked = 0
+    for title, e in exprs(dash):
+        for name, pos in metric_uses(e):
+            if name in PENDING_METRICS or (name in KEA_EXPORTER_METRICS and name not in series):
+                continue
+            assert name in series, f"{title}: the sidecar exports no {name}"
+            selector = e[pos + len(name):]
+            selector = selector[1:selector.index("}")] if selector.startswith("{") else ""
+            for label, op, value in re.findall(r'(\w+)\s*(=~|!=|!~|=)\s*"([^"]*)"', selector):
+                if label in ("job", "instance") or op not in ("=", "=~"):
+                    continue
+                for v in value.split("|") if op == "=~" else [value]:
+                    assert any(s.get(label) == v for s in series[name]), f"{title}: no {name}{{{label}=\"{v}\"}}"
+                    checked += 1
+    assert checked >= 5

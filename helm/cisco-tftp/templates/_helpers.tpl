@@ -193,6 +193,9 @@ capabilities:
 {{- $_ := set $store "disk-dir" .Values.cache.disk.mountPath -}}
 {{- $_ := set $store "disk-max-bytes" .Values.cache.disk.maxBytes -}}
 {{- end -}}
+{{- if include "cisco-tftp.isKea" . -}}
+{{- $_ := set $c "kea" (dict "control-socket" .Values.kea.controlSocket "poll-interval" .Values.kea.statsPollInterval) -}}
+{{- end -}}
 {{- if $store -}}
 {{- $_ := set $c "store" $store -}}
 {{- else -}}
