@@ -472,6 +472,43 @@ def test_sidecar_toml_matches_values_and_is_accepted_by_the_sidecar(chart, ci, t
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def _image_env() -> dict[str, str]:
+    """TFTP_SIDECAR_* variables the sidecar image sets (ENV in its Dockerfile)."""
+    import re
+    import shlex
+
+    dockerfile = ROOT / "packaging" / "docker" / "tftp-sidecar.Dockerfile"
+    if not dockerfile.exists():
+        return {}
+    text = dockerfile.read_text().replace("\\\n", " ")
+    env = {}
+    for line in text.splitlines():
+        if line.startswith("ENV "):
+            for word in shlex.split(line[4:]):
+                k, _, v = word.partition("=")
+                env[k] = v
+    return {k: v for k, v in env.items() if k.startswith("TFTP_SIDECAR_")}
+
+
+@ci_params()
+def test_container_environment_cannot_override_the_toml(ci):
+    """The environment wins over the config file in the sidecar, and its image sets
+    TFTP_SIDECAR_* defaults (listen 6969, single-port, ...): the container's env must equal the
+    TOML for each of them, or a hostNetwork pod would listen on 6969 in single-port mode."""
+    docs = docs_of(render(load_values(ci)))
+    toml = sidecar_toml(docs)
+    env = {**_image_env(), **{e["name"]: e["value"] for e in containers(docs)["tftp-sidecar"]["env"]}}
+    assert {"TFTP_SIDECAR_LISTEN", "TFTP_SIDECAR_PORT_MODE", "TFTP_SIDECAR_METRICS_LISTEN"} <= set(env)
+    for name, value in env.items():
+        if not name.startswith("TFTP_SIDECAR_") or name == "TFTP_SIDECAR_CONFIG":
+            continue
+        key = name.removeprefix("TFTP_SIDECAR_").lower()
+        if key == "root" and "root" not in toml:
+            continue  # tftpRoot.type none: the image's empty /srv/tftp, then the origin
+        want = ",".join(toml[key]) if key == "listen" else str(toml.get(key, "text" if key == "log_format" else None))
+        assert value == want, f"{name}={value!r} but the TOML has {key} = {toml.get(key)!r}"
+
+
 @ci_params()
 def test_dashboard_configmap_is_the_file(chart, ci):
     values = merged_values(chart, load_values(ci))
@@ -683,7 +720,7 @@ def test_non_default_values_render():
     assert pod["metadata"]["labels"]["team"] == "voice"
     assert pod["spec"]["serviceAccountName"] == "existing-sa"
     assert not [d for d in docs if d["kind"] == "ServiceAccount"]
-    assert containers(docs)["tftp-sidecar"]["env"] == [{"name": "RUST_LOG", "value": tricky}]
+    assert containers(docs)["tftp-sidecar"]["env"][-1] == {"name": "RUST_LOG", "value": tricky}
     svc = one(docs, "Service", "tftp-x")
     assert svc["metadata"]["annotations"]["example.com/x"] == tricky
     assert {p["name"]: p.get("nodePort") for p in svc["spec"]["ports"]} == {"tftp": 30069, "dhcp": 30067}

@@ -204,6 +204,21 @@ capabilities:
 {{- toJson $c -}}
 {{- end -}}
 
+{{/* Environment matching the TOML for every variable the sidecar image sets
+     (packaging/docker/tftp-sidecar.Dockerfile), since variables win over the file. */}}
+{{- define "cisco-tftp.sidecarEnv" -}}
+{{- $c := include "cisco-tftp.sidecarConfigMap" . | fromJson -}}
+{{- $env := dict
+  "TFTP_SIDECAR_LISTEN" (join "," $c.listen)
+  "TFTP_SIDECAR_PORT_MODE" $c.port_mode
+  "TFTP_SIDECAR_METRICS_LISTEN" $c.metrics_listen
+  "TFTP_SIDECAR_LOG_FORMAT" (default "text" $c.log_format)
+-}}
+{{- with $c.root -}}{{- $_ := set $env "TFTP_SIDECAR_ROOT" . -}}{{- end -}}
+{{- with $c.port_range -}}{{- $_ := set $env "TFTP_SIDECAR_PORT_RANGE" . -}}{{- end -}}
+{{- toJson $env -}}
+{{- end -}}
+
 {{- define "cisco-tftp.sidecarToml" -}}
 # tftp-sidecar settings, rendered by the cisco-tftp chart (mode {{ .Values.mode }}).
 {{- include "cisco-tftp.toml" (dict "map" (include "cisco-tftp.sidecarConfigMap" . | fromJson) "prefix" "") }}
