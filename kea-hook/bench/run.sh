@@ -38,7 +38,7 @@ cleanup() {
   [ -n "${KEA_PID:-}" ] && kill "$KEA_PID" 2>/dev/null && wait "$KEA_PID" 2>/dev/null || true
   ip netns del ckb-srv 2>/dev/null || true
   ip netns del ckb-cli 2>/dev/null || true
-  rm -rf "$WORK"
+  if [ -n "${KEEP_WORK:-}" ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -55,26 +55,26 @@ ip -n ckb-cli link set ckb1 up
 
 # $1 = variant; prints a Dhcp4 config on stdout.
 config() {
-  local classes='[]' defs='[]' hooks='[]'
+  # Kea 2.2's parser refuses empty lists for these keys: add each only when used.
+  local extra=''
   case "$1" in
     none) ;;
-    hook) hooks="[{\"library\": \"$HOOK\", \"parameters\": {\"servers\": [\"10.0.0.10\", \"10.0.0.11\"]}}]" ;;
+    hook)
+      extra="\"hooks-libraries\": [{\"library\": \"$HOOK\", \"parameters\": {\"servers\": [\"10.0.0.10\", \"10.0.0.11\"]}}]," ;;
     class)
-      defs='[{"name": "cisco-tftp", "code": 150, "type": "ipv4-address", "array": true, "space": "dhcp4"}]'
-      classes="[{\"name\": \"cisco\", \"test\": \"substring(option[60].text,0,19) == 'Cisco Systems, Inc.'\",
-                 \"option-data\": [{\"name\": \"cisco-tftp\", \"data\": \"10.0.0.10, 10.0.0.11\", \"always-send\": true}]}]" ;;
+      extra="\"option-def\": [{\"name\": \"cisco-tftp\", \"code\": 150, \"type\": \"ipv4-address\", \"array\": true, \"space\": \"dhcp4\"}],
+  \"client-classes\": [{\"name\": \"cisco\", \"test\": \"substring(option[60].text,0,19) == 'Cisco Systems, Inc.'\",
+                     \"option-data\": [{\"name\": \"cisco-tftp\", \"data\": \"10.0.0.10, 10.0.0.11\", \"always-send\": true}]}]," ;;
     flex)
-      hooks="[{\"library\": \"$FLEX\", \"parameters\": {\"options\": [{\"code\": 150,
-               \"add\": \"ifelse(substring(option[60].text,0,19) == 'Cisco Systems, Inc.', 0x0a00000a0a00000b, '')\"}]}}]" ;;
+      extra="\"hooks-libraries\": [{\"library\": \"$FLEX\", \"parameters\": {\"options\": [{\"code\": 150,
+               \"add\": \"ifelse(substring(option[60].text,0,19) == 'Cisco Systems, Inc.', 0x0a00000a0a00000b, '')\"}]}}]," ;;
   esac
   cat <<JSON
 {"Dhcp4": {
   "interfaces-config": {"interfaces": ["ckb0"]},
   "lease-database": {"type": "memfile", "persist": false, "lfc-interval": 0},
   "valid-lifetime": 3600,
-  "option-def": $defs,
-  "client-classes": $classes,
-  "hooks-libraries": $hooks,
+  $extra
   "subnet4": [{"id": 1, "subnet": "10.77.0.0/16", "pools": [{"pool": "10.77.1.0 - 10.77.250.255"}]}],
   "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "$WORK/kea.log"}]}]
 }}
@@ -86,6 +86,7 @@ start_kea() { # $1 variant, $2 "callgrind" or "plain"
   rm -f "$WORK"/callgrind.out.*
   export KEA_LOCKFILE_DIR=$WORK KEA_PIDFILE_DIR=$WORK
   if [ "$2" = callgrind ]; then
+    # callgrind_control finds the process by its command files in the working directory.
     (cd "$WORK" && exec ip netns exec ckb-srv valgrind --tool=callgrind --dump-instr=no \
        --callgrind-out-file="$WORK/callgrind.out.%p" kea-dhcp4 -c "$WORK/kea.json" \
        >"$WORK/kea.stdout" 2>&1) &
@@ -95,10 +96,13 @@ start_kea() { # $1 variant, $2 "callgrind" or "plain"
   KEA_PID=$!
   # Wait until Kea answers a DORA.
   for _ in $(seq 1 120); do
-    if ip netns exec ckb-cli perfdhcp -4 -l 10.77.0.2 -n 1 -r 1 -D 1 -W 1000000 10.77.0.1 2>/dev/null \
-         | grep -qE 'received packets: 1'; then
+    # perfdhcp exits non-zero when anything was dropped: read its report, not its status.
+    local probe
+    probe=$(ip netns exec ckb-cli perfdhcp -4 -l 10.77.0.2 -n 1 -r 1 -W 1000000 10.77.0.1 2>/dev/null || true)
+    if grep -q 'received packets: 1' <<<"$probe"; then
       return 0
     fi
+    kill -0 "$KEA_PID" 2>/dev/null || break
     sleep 1
   done
   echo "bench: Kea ($1) did not answer; its output:" >&2
@@ -112,8 +116,8 @@ stop_kea() {
   KEA_PID=
 }
 
-perf() { # $1 rate, $2 count or period args...
-  ip netns exec ckb-cli perfdhcp -4 -l 10.77.0.2 -o "60,$VENDOR_HEX" "$@" 10.77.0.1 2>&1
+perf() { # perfdhcp arguments...; its report on stdout (its exit status says "drops")
+  ip netns exec ckb-cli perfdhcp -4 -l 10.77.0.2 -o "60,$VENDOR_HEX" "$@" 10.77.0.1 2>&1 || true
 }
 
 # Prints instructions per DORA for a variant.
@@ -122,7 +126,7 @@ instructions_per_dora() {
   perf -r 100 -n 300 -R 300 -b mac=02:00:00:00:00:00 >/dev/null
   callgrind_control -d >/dev/null 2>&1
   local out
-  out=$(perf -r 100 -n "$EXCHANGES" -R "$EXCHANGES" -b mac=02:10:00:00:00:00)
+  out=$(perf -r 50 -n "$EXCHANGES" -R "$EXCHANGES" -b mac=02:10:00:00:00:00)
   callgrind_control -d >/dev/null 2>&1
   sleep 1
   local acks
@@ -132,6 +136,7 @@ instructions_per_dora() {
   local last total
   last=$(ls -1 "$WORK"/callgrind.out.* | sort -V | tail -n 1)
   total=$(awk '/^(summary|totals):/{print $2; exit}' "$last")
+  if [ -n "${KEEP_WORK:-}" ]; then mkdir -p "$WORK/$1" && cp "$last" "$WORK/$1/"; fi
   if [ "${acks:-0}" -lt "$EXCHANGES" ]; then
     echo "bench: $1: only ${acks:-0} of $EXCHANGES exchanges completed under callgrind" >&2
   fi
@@ -148,7 +153,7 @@ rate() { # prints DORA/s sustained for a variant
 
 echo "kea-hook benchmark: $(kea-dhcp4 -v) on $(nproc) cores, $EXCHANGES DORA exchanges per variant"
 declare -A INS RATE
-for v in none class flex hook; do
+for v in ${VARIANTS:-none class flex hook}; do
   INS[$v]=$(instructions_per_dora $v)
   echo "  callgrind  $v: ${INS[$v]} instructions per DORA"
 done

@@ -23,7 +23,8 @@ pub fn subnet4_select(handle: &CalloutHandle) -> i32 {
 /// Adds option 150 (and 66 when configured) to OFFERs and ACKs for matched Cisco clients.
 pub fn pkt4_send(handle: &CalloutHandle) -> i32 {
     state::with_current(|s| {
-        let Some(view) = handle.pkt4_send_view(s.wants_subnet_id) else {
+        // The MAC is only for the debug log line.
+        let Some(view) = handle.pkt4_send_view(s.wants_subnet_id, kea::log_enabled(Level::Debug)) else {
             state::count_contained_error();
             return;
         };
@@ -51,12 +52,12 @@ fn apply(s: &HookState, view: &Pkt4SendView<'_>) {
         Decision::NotCisco => {}
         Decision::FamilyDisabled { family } => {
             s.counters.skipped_family_disabled(family);
-            kea::stat_add(&s.stats.skipped_family_disabled, 1);
+            s.stats.skipped_family_disabled.add(1);
             log_skip(view, "family disabled", s.engine.family_name(family));
         }
         Decision::NoPolicy { family } => {
             s.counters.skipped_no_policy(family);
-            kea::stat_add(&s.stats.skipped_no_policy, 1);
+            s.stats.skipped_no_policy.add(1);
             log_skip(view, "no server list applies", s.engine.family_name(family));
         }
         Decision::Send(answer) => {
@@ -69,9 +70,9 @@ fn apply(s: &HookState, view: &Pkt4SendView<'_>) {
                 return;
             }
             s.counters.sent(answer.family);
-            kea::stat_add(&s.stats.sent, 1);
-            if let Some(name) = s.stats.sent_by_family.get(answer.family.index()) {
-                kea::stat_add(name, 1);
+            s.stats.sent.add(1);
+            if let Some(stat) = s.stats.sent_by_family.get(answer.family.index()) {
+                stat.add(1);
             }
             if kea::log_enabled(Level::Debug) {
                 let mut msg = String::with_capacity(160);

@@ -47,7 +47,8 @@ pub extern "C" fn multi_threading_compatible() -> c_int {
     1
 }
 
-#[no_mangle]
+/// Registered by `load()` only when a site matches on Kea subnet ids (not looked up by name,
+/// so Kea skips that hook point otherwise).
 pub extern "C" fn subnet4_select(handle: *mut ck_callout_handle) -> c_int {
     contain("subnet4_select", 0, || {
         // SAFETY: Kea passes its CalloutHandle for the duration of this call.

@@ -58,6 +58,11 @@ impl LibraryHandle {
         take_string(|out| unsafe { sys::ck_library_parameters_json(self.0, out) })
     }
 
+    pub fn register_callout(&self, hook_point: &CStr, callout: RawCallout) -> bool {
+        // SAFETY: as for register_command.
+        unsafe { sys::ck_register_callout(self.0, hook_point.as_ptr(), Some(callout)) == 0 }
+    }
+
     pub fn register_command(&self, name: &CStr, handler: RawCallout) -> bool {
         // SAFETY: `handler` has the ABI of Kea's CalloutPtr; the name is copied by Kea.
         unsafe { sys::ck_register_command(self.0, name.as_ptr(), Some(handler)) == 0 }
@@ -134,10 +139,14 @@ impl CalloutHandle {
         CalloutHandle(raw)
     }
 
-    pub fn pkt4_send_view(&self, want_subnet_id: bool) -> Option<Pkt4SendView<'_>> {
+    /// Reads the response and query; the subnet id and MAC only when asked (each costs Kea
+    /// work per packet).
+    pub fn pkt4_send_view(&self, subnet_id: bool, hwaddr: bool) -> Option<Pkt4SendView<'_>> {
+        let want = (if subnet_id { sys::CK_VIEW_SUBNET_ID } else { 0 })
+            | (if hwaddr { sys::CK_VIEW_HWADDR } else { 0 });
         // SAFETY: an all-zero view is valid (null pointers, zero lengths).
         let mut raw: sys::ck_pkt4_send_view = unsafe { std::mem::zeroed() };
-        let rc = unsafe { sys::ck_pkt4_send_view_get(self.0, want_subnet_id as c_int, &mut raw) };
+        let rc = unsafe { sys::ck_pkt4_send_view_get(self.0, want as c_int, &mut raw) };
         (rc == 0).then_some(Pkt4SendView {
             raw,
             _handle: std::marker::PhantomData,
@@ -163,16 +172,37 @@ impl CalloutHandle {
     }
 }
 
-/// Creates a Kea statistic at 0 unless it exists (a reload keeps the counts).
-pub fn stat_ensure(name: &CStr) {
-    unsafe {
-        sys::ck_stat_ensure(name.as_ptr());
+/// A Kea statistic whose name was turned into a C++ string once, at load.
+pub struct Stat(std::ptr::NonNull<sys::ck_stat>);
+
+// SAFETY: the shim only reads the name after creation; StatsMgr is thread-safe.
+unsafe impl Send for Stat {}
+unsafe impl Sync for Stat {}
+
+impl Stat {
+    /// `create_at_zero`: make it visible at 0 now (a reload keeps existing counts).
+    pub fn new(name: &CStr, create_at_zero: bool) -> Option<Stat> {
+        let raw = unsafe { sys::ck_stat_new(name.as_ptr(), create_at_zero as c_int) };
+        std::ptr::NonNull::new(raw).map(Stat)
+    }
+
+    pub fn add(&self, value: i64) {
+        unsafe {
+            sys::ck_stat_add(self.0.as_ptr(), value);
+        }
     }
 }
 
-pub fn stat_add(name: &CStr, value: i64) {
+impl Drop for Stat {
+    fn drop(&mut self) {
+        unsafe { sys::ck_stat_free(self.0.as_ptr()) }
+    }
+}
+
+/// Adds to a statistic by name: for rare events only (builds a string per call).
+pub fn stat_add_named(name: &CStr, value: i64) {
     unsafe {
-        sys::ck_stat_add(name.as_ptr(), value);
+        sys::ck_stat_add_named(name.as_ptr(), value);
     }
 }
 

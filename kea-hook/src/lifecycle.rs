@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::counters::Counters;
 use crate::engine::Engine;
 use crate::kea::{self, Level, LibraryHandle};
-use crate::state::{self, HookState, StatNames};
+use crate::state::{self, HookState, Stats};
 use crate::{counters, exports};
 
 pub const CONFIG_GET: &std::ffi::CStr = c"cisco-tftp-config-get";
@@ -46,20 +46,19 @@ pub fn load(handle: &LibraryHandle) -> i32 {
         }
     };
 
-    let stats = stat_names(&engine);
-    for name in [
-        &stats.sent,
-        &stats.skipped_family_disabled,
-        &stats.skipped_no_policy,
-    ] {
-        kea::stat_ensure(name);
+    let Some(stats) = make_stats(&engine) else {
+        kea::log(Level::Error, "cisco-tftp: could not create the statistics");
+        return 1;
+    };
+    kea::stat_add_named(state::STAT_ERRORS, 0);
+
+    // subnet4_select is needed only to match sites on Kea subnet ids; registering it only
+    // then keeps that hook point free for everyone else.
+    let wants_subnet_id = engine.uses_subnet_ids();
+    if wants_subnet_id && !handle.register_callout(c"subnet4_select", exports::subnet4_select) {
+        kea::log(Level::Error, "cisco-tftp: could not register the subnet4_select callout");
+        return 1;
     }
-    for (id, family) in engine.families() {
-        if precreate_family_stat(family) {
-            kea::stat_ensure(&stats.sent_by_family[id.index()]);
-        }
-    }
-    kea::stat_ensure(state::STAT_ERRORS);
 
     if !handle.register_command(CONFIG_GET, exports::config_get_command)
         || !handle.register_command(DRY_RUN, exports::dry_run_command)
@@ -73,7 +72,6 @@ pub fn load(handle: &LibraryHandle) -> i32 {
 
     install_panic_hook();
     let summary = engine.summary();
-    let wants_subnet_id = engine.uses_subnet_ids();
     let counters = Counters::new(&engine);
     state::publish(Some(Arc::new(HookState {
         engine,
@@ -104,17 +102,20 @@ fn precreate_family_stat(family: &str) -> bool {
     !numeric || SERIES.contains(&family)
 }
 
-fn stat_names(engine: &Engine) -> StatNames {
-    let c = |s: String| CString::new(s).expect("statistic names have no NUL");
-    StatNames {
-        sent: c(counters::STAT_SENT.to_string()),
-        sent_by_family: engine
-            .families()
-            .map(|(_, name)| c(counters::stat_sent_family(name)))
-            .collect(),
-        skipped_family_disabled: c(counters::STAT_SKIPPED_FAMILY_DISABLED.to_string()),
-        skipped_no_policy: c(counters::STAT_SKIPPED_NO_POLICY.to_string()),
+fn make_stats(engine: &Engine) -> Option<Stats> {
+    let stat = |name: &str, at_zero: bool| {
+        kea::Stat::new(&CString::new(name).expect("statistic names have no NUL"), at_zero)
+    };
+    let mut sent_by_family = Vec::new();
+    for (_, family) in engine.families() {
+        sent_by_family.push(stat(&counters::stat_sent_family(family), precreate_family_stat(family))?);
     }
+    Some(Stats {
+        sent: stat(counters::STAT_SENT, true)?,
+        sent_by_family,
+        skipped_family_disabled: stat(counters::STAT_SKIPPED_FAMILY_DISABLED, true)?,
+        skipped_no_policy: stat(counters::STAT_SKIPPED_NO_POLICY, true)?,
+    })
 }
 
 /// Panics are logged through Kea's logger; std's default hook would write to stderr and ask

@@ -4,7 +4,6 @@
 //! contention in the packet path: writers are only `load`/`unload`). `unload()` drops it, so
 //! nothing of ours outlives the library: no threads, no thread-locals with destructors.
 
-use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -15,18 +14,18 @@ use crate::kea;
 pub struct HookState {
     pub engine: Engine,
     pub counters: Counters,
-    pub stats: StatNames,
+    pub stats: Stats,
     /// Only then does pkt4_send look up the subnet noted by subnet4_select.
     pub wants_subnet_id: bool,
 }
 
-/// Kea statistic names as C strings, built once at load (not per packet).
-pub struct StatNames {
-    pub sent: CString,
+/// The hook's Kea statistics, names made once at load (not per packet).
+pub struct Stats {
+    pub sent: kea::Stat,
     /// Indexed like the engine's family table.
-    pub sent_by_family: Vec<CString>,
-    pub skipped_family_disabled: CString,
-    pub skipped_no_policy: CString,
+    pub sent_by_family: Vec<kea::Stat>,
+    pub skipped_family_disabled: kea::Stat,
+    pub skipped_no_policy: kea::Stat,
 }
 
 pub const STAT_ERRORS: &std::ffi::CStr = c"cisco-tftp.errors";
@@ -54,7 +53,7 @@ pub fn with_current<R>(f: impl FnOnce(&HookState) -> R) -> Option<R> {
 
 pub fn count_contained_error() {
     CONTAINED_ERRORS.fetch_add(1, Ordering::Relaxed);
-    kea::stat_add(STAT_ERRORS, 1);
+    kea::stat_add_named(STAT_ERRORS, 1);
 }
 
 pub fn contained_errors() -> u64 {

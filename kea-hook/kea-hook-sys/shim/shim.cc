@@ -112,7 +112,14 @@ int ck_register_command(ck_library_handle* h, const char* name, ck_callout_fn cb
     });
 }
 
-int ck_pkt4_send_view_get(ck_callout_handle* h, int want_subnet_id, ck_pkt4_send_view* out) {
+int ck_register_callout(ck_library_handle* h, const char* name, ck_callout_fn cb) {
+    return guarded("ck_register_callout", [&] {
+        library(h).registerCallout(name, reinterpret_cast<CalloutPtr>(cb));
+        return CK_OK;
+    });
+}
+
+int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out) {
     return guarded("ck_pkt4_send_view_get", [&] {
         std::memset(out, 0, sizeof(*out));
         CalloutHandle& handle = callout(h);
@@ -140,14 +147,14 @@ int ck_pkt4_send_view_get(ck_callout_handle* h, int want_subnet_id, ck_pkt4_send
         out->ciaddr = query->getCiaddr().toUint32();
         out->yiaddr = response->getYiaddr().toUint32();
 
-        dhcp::HWAddrPtr hw = query->getHWAddr();
+        dhcp::HWAddrPtr hw = (want & CK_VIEW_HWADDR) ? query->getHWAddr() : dhcp::HWAddrPtr();
         if (hw) {
             size_t n = std::min(hw->hwaddr_.size(), sizeof(out->hwaddr));
             std::memcpy(out->hwaddr, hw->hwaddr_.data(), n);
             out->hwaddr_len = static_cast<uint8_t>(n);
         }
 
-        if (want_subnet_id) {
+        if (want & CK_VIEW_SUBNET_ID) {
             try {
                 uint32_t id = 0;
                 handle.getContext(SUBNET_CONTEXT, id);
@@ -187,19 +194,42 @@ int ck_subnet4_select_remember(ck_callout_handle* h) {
     });
 }
 
-int ck_stat_ensure(const char* name) {
-    return guarded("ck_stat_ensure", [&] {
+}  // extern "C"
+
+struct ck_stat {
+    std::string name;
+};
+
+extern "C" {
+
+ck_stat* ck_stat_new(const char* name, int create_at_zero) {
+    try {
+        ck_stat* stat = new ck_stat{name};
         stats::StatsMgr& mgr = stats::StatsMgr::instance();
-        if (!mgr.getObservation(name)) {
-            mgr.setValue(name, static_cast<int64_t>(0));
+        if (create_at_zero && !mgr.getObservation(stat->name)) {
+            mgr.setValue(stat->name, static_cast<int64_t>(0));
         }
+        return stat;
+    } catch (const std::exception& ex) {
+        log_exception("ck_stat_new", ex.what());
+    } catch (...) {
+        log_exception("ck_stat_new", "unknown exception");
+    }
+    return nullptr;
+}
+
+void ck_stat_free(ck_stat* stat) { delete stat; }
+
+int ck_stat_add_named(const char* name, int64_t value) {
+    return guarded("ck_stat_add_named", [&] {
+        stats::StatsMgr::instance().addValue(name, value);
         return CK_OK;
     });
 }
 
-int ck_stat_add(const char* name, int64_t value) {
+int ck_stat_add(const ck_stat* stat, int64_t value) {
     return guarded("ck_stat_add", [&] {
-        stats::StatsMgr::instance().addValue(name, value);
+        stats::StatsMgr::instance().addValue(stat->name, value);
         return CK_OK;
     });
 }

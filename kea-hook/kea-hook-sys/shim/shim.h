@@ -41,6 +41,10 @@ int ck_library_parameters_json(ck_library_handle* h, ck_string* out);
 typedef int (*ck_callout_fn)(ck_callout_handle*);
 int ck_register_command(ck_library_handle* h, const char* name, ck_callout_fn cb);
 
+/* Registers `cb` on hook point `name` (e.g. "subnet4_select") from load(), for callouts that
+ * are only needed with some configurations: an unused hook point then costs Kea nothing. */
+int ck_register_callout(ck_library_handle* h, const char* name, ck_callout_fn cb);
+
 /* isc::hooks::CalloutHandle::CalloutNextStep */
 enum { CK_NEXT_STEP_CONTINUE = 0, CK_NEXT_STEP_SKIP = 1, CK_NEXT_STEP_DROP = 2, CK_NEXT_STEP_PARK = 3 };
 
@@ -55,13 +59,15 @@ typedef struct {
     uint32_t giaddr;             /* IPv4 addresses in host order, 0 when unset */
     uint32_t yiaddr;
     uint32_t ciaddr;
-    uint8_t hwaddr[20];
+    uint8_t hwaddr[20];          /* with CK_VIEW_HWADDR */
     uint8_t hwaddr_len;
-    uint8_t has_subnet_id;       /* set when want_subnet_id and subnet4_select recorded one */
+    uint8_t has_subnet_id;       /* set with CK_VIEW_SUBNET_ID when subnet4_select recorded one */
     uint32_t subnet_id;
 } ck_pkt4_send_view;
 
-int ck_pkt4_send_view_get(ck_callout_handle* h, int want_subnet_id, ck_pkt4_send_view* out);
+/* What to read beyond the basics: each costs Kea-side work per packet. */
+enum { CK_VIEW_SUBNET_ID = 1, CK_VIEW_HWADDR = 2 };
+int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out);
 
 /* Removes every instance of option `code` from `pkt`, then adds one with `data`. */
 int ck_pkt4_replace_option(ck_pkt4* pkt, uint16_t code, const uint8_t* data, size_t len);
@@ -69,9 +75,15 @@ int ck_pkt4_replace_option(ck_pkt4* pkt, uint16_t code, const uint8_t* data, siz
 /* subnet4_select: remember the selected subnet's id in the per-request context. */
 int ck_subnet4_select_remember(ck_callout_handle* h);
 
-/* Statistics (isc::stats::StatsMgr, visible through statistic-get / statistic-get-all). */
-int ck_stat_ensure(const char* name); /* creates at 0 if absent; never resets */
-int ck_stat_add(const char* name, int64_t value);
+/* Statistics (isc::stats::StatsMgr, visible through statistic-get / statistic-get-all).
+ * A ck_stat holds the statistic's name as a std::string made once at load, so the packet
+ * path builds no string. Read-only after creation: safe to share between threads. */
+typedef struct ck_stat ck_stat;
+ck_stat* ck_stat_new(const char* name, int create_at_zero); /* NULL on failure */
+void ck_stat_free(ck_stat* stat);
+int ck_stat_add(const ck_stat* stat, int64_t value);
+/* By name, for rare events (contained errors). */
+int ck_stat_add_named(const char* name, int64_t value);
 
 /* Logging through Kea's logger "cisco-tftp" (configured as kea-dhcp4.cisco-tftp). */
 enum { CK_LOG_DEBUG = 0, CK_LOG_INFO = 1, CK_LOG_WARN = 2, CK_LOG_ERROR = 3 };
