@@ -1,0 +1,189 @@
+//! The Kea exporter in the real binary, against a stand-in for Kea's control socket (a unix
+//! socket answering `statistic-get-all` like Kea 2.2): values appear as `tftp_kea_*`, a
+//! restart that lowers a value restarts the counter, a socket that goes away makes
+//! `tftp_kea_up` 0 while TFTP is still served, and a bad `[kea]` table is a config error.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut b = String::new();
+    s.read_to_string(&mut b).ok()?;
+    Some(b.split_once("\r\n\r\n")?.1.to_string())
+}
+
+fn value(text: &str, sample: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn wait_for(port: u16, sample: &str, want: f64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = get(port, "/metrics").unwrap_or_default();
+        if value(&t, sample) == Some(want) || Instant::now() > deadline {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Answers every connection with Kea-shaped statistics; `n` is the 79xx value.
+fn fake_kea(path: &Path, n: Arc<AtomicU64>) {
+    let l = UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { return };
+            let mut buf = [0u8; 4096];
+            let got = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..got]).to_string();
+            let v = n.load(Ordering::SeqCst);
+            let answer = if req.contains("statistic-get-all") {
+                serde_json::json!({"result": 0, "arguments": {
+                    "cisco-tftp.option-150-sent": [[v, "2026-11-25 15:00:00.000001"]],
+                    "cisco-tftp.option-150-sent.79xx": [[v, "2026-11-25 15:00:00.000001"], [0, "x"]],
+                    "cisco-tftp.skipped.family-disabled": [[2, "x"]],
+                    "cisco-tftp.errors": [[1, "x"]],
+                    "pkt4-discover-received": [[v + 10, "x"]],
+                    "pkt4-ack-sent": [[v, "x"]],
+                    "subnet[1].total-addresses": [[100, "x"]]
+                }})
+            } else {
+                serde_json::json!({"result": 2, "text": "unknown command"})
+            };
+            let _ = c.write_all(answer.to_string().as_bytes());
+        }
+    });
+}
+
+#[test]
+fn exporter_follows_the_socket_and_tftp_does_not_care() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.sbn"), b"firmware").unwrap();
+    let sock = dir.path().join("kea4.sock");
+    let n = Arc::new(AtomicU64::new(3));
+    fake_kea(&sock, n.clone());
+    let cfg = dir.path().join("s.toml");
+    std::fs::write(
+        &cfg,
+        format!("[kea]\ncontrol-socket = {sock:?}\npoll-interval = 0.1\n"),
+    )
+    .unwrap();
+    let (tftp_port, http_port) = (free_port(), free_port());
+    let _s = Kill(
+        Command::new(env!("CARGO_BIN_EXE_tftp-sidecar"))
+            .args(["--config", cfg.to_str().unwrap()])
+            .args(["--root", dir.path().to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{tftp_port}")])
+            .args(["--metrics-listen", &format!("127.0.0.1:{http_port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = wait_for(http_port, "tftp_kea_up", 1.0);
+    assert_eq!(value(&t, "tftp_kea_up"), Some(1.0), "{t}");
+    let t = wait_for(
+        http_port,
+        r#"tftp_kea_option150_sent_total{family="79xx"}"#,
+        3.0,
+    );
+    for (sample, want) in [
+        (r#"tftp_kea_option150_sent_total{family="79xx"}"#, 3.0),
+        (r#"tftp_kea_option150_sent_total{family="88xx"}"#, 0.0),
+        (r#"tftp_kea_skipped_total{reason="family_disabled"}"#, 2.0),
+        (r#"tftp_kea_skipped_total{reason="no_policy"}"#, 0.0),
+        ("tftp_kea_hook_errors_total", 1.0),
+        (
+            r#"tftp_kea_packets_total{direction="received",type="discover"}"#,
+            13.0,
+        ),
+        (
+            r#"tftp_kea_packets_total{direction="sent",type="ack"}"#,
+            3.0,
+        ),
+    ] {
+        assert_eq!(value(&t, sample), Some(want), "{sample}\n{t}");
+    }
+    assert!(!t.contains("total-addresses") && !t.contains("family=\"\""));
+
+    // Kea counts on; then "restarts" with lower values.
+    n.store(7, Ordering::SeqCst);
+    wait_for(
+        http_port,
+        r#"tftp_kea_option150_sent_total{family="79xx"}"#,
+        7.0,
+    );
+    n.store(1, Ordering::SeqCst);
+    let t = wait_for(
+        http_port,
+        r#"tftp_kea_option150_sent_total{family="79xx"}"#,
+        1.0,
+    );
+    assert_eq!(
+        value(&t, r#"tftp_kea_option150_sent_total{family="79xx"}"#),
+        Some(1.0)
+    );
+
+    // The socket goes away: down, and TFTP still answers.
+    std::fs::remove_file(&sock).unwrap();
+    let t = wait_for(http_port, "tftp_kea_up", 0.0);
+    assert_eq!(value(&t, "tftp_kea_up"), Some(0.0), "{t}");
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    c.send_to(b"\x00\x01a.sbn\x00octet\x00", ("127.0.0.1", tftp_port))
+        .unwrap();
+    let mut buf = [0u8; 600];
+    let (len, from) = c.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..len], b"\x00\x03\x00\x01firmware");
+    c.send_to(b"\x00\x04\x00\x01", from).unwrap();
+}
+
+#[test]
+fn bad_kea_table_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, key) in [
+        (
+            "[kea]\ncontrol-socket = \"/x\"\npoll-interval = 0\n",
+            "poll-interval",
+        ),
+        ("[kea]\npoll-interval = 1\n", "control-socket"),
+        ("[kea]\ncontrol-socket = \"/x\"\nbogus = 1\n", "bogus"),
+    ] {
+        let cfg = dir.path().join("s.toml");
+        std::fs::write(&cfg, toml).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_tftp-sidecar"))
+            .args(["--config", cfg.to_str().unwrap()])
+            .args(["--root", dir.path().to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--check-config"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {err}");
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+}
