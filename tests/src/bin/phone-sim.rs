@@ -46,8 +46,31 @@ enum Cmd {
     /// Boot phones like a 79xx: DHCP, then TFTP (trust lists, config, load, images), many at
     /// once; prints a transcript and a summary.
     Boot(BootArgs),
+    /// Write an example TFTP root: placeholder firmware (Cisco-like names and sizes, never
+    /// Cisco's files), term files, XMLDefault.cnf.xml and a SEP<MAC>.cnf.xml per phone.
+    Firmware(FirmwareArgs),
     /// Delete test namespaces (and their processes) left by crashed test runs.
     Cleanup,
+}
+
+#[derive(Args)]
+struct FirmwareArgs {
+    /// Directory to write (created if needed).
+    dir: std::path::PathBuf,
+    /// Total image bytes of one load (7.1 MB as in the field).
+    #[arg(long, default_value_t = cisco_tftp_tests::firmware::FIELD_LOAD_BYTES)]
+    load_bytes: u64,
+    /// A phone config as MODEL=MAC; repeat or comma-separate.
+    #[arg(long = "phone", value_delimiter = ',', value_name = "MODEL=MAC")]
+    phones: Vec<String>,
+    /// Configs for this many phones with the MACs `boot --count N` generates.
+    #[arg(long, default_value_t = 0)]
+    count: u32,
+    #[arg(long, value_delimiter = ',', default_value = "7941,7961,8841,7921")]
+    models: Vec<String>,
+    /// A phone whose config names a load whose first image is missing, as MODEL=MAC.
+    #[arg(long, value_name = "MODEL=MAC")]
+    broken_phone: Vec<String>,
 }
 
 #[derive(Args)]
@@ -196,6 +219,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
         Cmd::Dhcp(a) => dhcp(a, cli.json),
         Cmd::Fuzz(a) => fuzz(a, cli.json),
         Cmd::Boot(a) => boot_cmd(a, cli.json),
+        Cmd::Firmware(a) => firmware_cmd(a, cli.json),
         Cmd::Cleanup => {
             cleanup_stale();
             Ok(())
@@ -329,41 +353,7 @@ fn generated_mac(model: &Model, model_index: usize, n: u32) -> [u8; 6] {
 }
 
 fn boot_cmd(a: BootArgs, json_out: bool) -> Result<(), (u8, String)> {
-    let model = |name: &str| {
-        Model::by_name(name).ok_or_else(|| {
-            let known: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
-            (
-                1,
-                format!("unknown model {name:?} (known: {})", known.join(", ")),
-            )
-        })
-    };
-    let mut phones = Vec::new();
-    for p in &a.phones {
-        let (m, mac) = p
-            .split_once('=')
-            .ok_or_else(|| (1, format!("--phone {p:?}: expected MODEL=MAC")))?;
-        phones.push(BootPhone {
-            model: model(m)?,
-            mac: parse_mac(mac).map_err(|e| (1, format!("--phone {p:?}: {e}")))?,
-        });
-    }
-    let models: Vec<Model> = a
-        .models
-        .iter()
-        .map(|m| model(m))
-        .collect::<Result<_, _>>()?;
-    if a.count > 0 && models.is_empty() {
-        return Err((1, "--count needs --models".into()));
-    }
-    for i in 0..a.count {
-        let k = i as usize % models.len();
-        let n = i / models.len() as u32 + 1;
-        phones.push(BootPhone {
-            model: models[k],
-            mac: generated_mac(&models[k], k, n),
-        });
-    }
+    let phones = phone_list(&a.phones, a.count, &a.models)?;
     if phones.is_empty() {
         return Err((1, "no phones: give --phone MODEL=MAC or --count N".into()));
     }
@@ -440,6 +430,92 @@ fn boot_cmd(a: BootArgs, json_out: bool) -> Result<(), (u8, String)> {
             4,
             format!("{failed} of {} phones did not boot", results.len()),
         ));
+    }
+    Ok(())
+}
+
+fn model_named(name: &str) -> Result<Model, (u8, String)> {
+    Model::by_name(name).ok_or_else(|| {
+        let known: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
+        (
+            1,
+            format!("unknown model {name:?} (known: {})", known.join(", ")),
+        )
+    })
+}
+
+/// `--phone MODEL=MAC` entries, then `count` generated phones cycling through `models`.
+fn phone_list(
+    specs: &[String],
+    count: u32,
+    models: &[String],
+) -> Result<Vec<BootPhone>, (u8, String)> {
+    let model = model_named;
+    let mut phones = Vec::new();
+    for p in specs {
+        let (m, mac) = p
+            .split_once('=')
+            .ok_or_else(|| (1, format!("--phone {p:?}: expected MODEL=MAC")))?;
+        phones.push(BootPhone {
+            model: model(m)?,
+            mac: parse_mac(mac).map_err(|e| (1, format!("--phone {p:?}: {e}")))?,
+        });
+    }
+    let models: Vec<Model> = models.iter().map(|m| model(m)).collect::<Result<_, _>>()?;
+    if count > 0 && models.is_empty() {
+        return Err((1, "--count needs --models".into()));
+    }
+    for i in 0..count {
+        let k = i as usize % models.len();
+        let n = i / models.len() as u32 + 1;
+        phones.push(BootPhone {
+            model: models[k],
+            mac: generated_mac(&models[k], k, n),
+        });
+    }
+    Ok(phones)
+}
+
+fn firmware_cmd(a: FirmwareArgs, json_out: bool) -> Result<(), (u8, String)> {
+    use cisco_tftp_tests::firmware::{generate, write_load, RootSpec};
+    let phones = phone_list(&a.phones, a.count, &a.models)?;
+    let mut spec = RootSpec::new().load_bytes(a.load_bytes);
+    for p in &phones {
+        spec = spec.phone(p.mac, p.model);
+    }
+    let broken = phone_list(&a.broken_phone, 0, &[])?;
+    for p in &broken {
+        spec = spec.phone_with_load(p.mac, p.model, &format!("{}-BROKEN", p.model.load));
+    }
+    let mut root = generate(&a.dir, &spec).map_err(|e| (1, format!("{}: {e}", a.dir.display())))?;
+    for p in &broken {
+        let load = format!("{}-BROKEN", p.model.load);
+        let mut images: Vec<(String, Option<u64>)> = p
+            .model
+            .image_sizes(a.load_bytes)
+            .iter()
+            .map(|(n, s)| (n.to_string(), Some(*s)))
+            .collect();
+        images[0].0 = format!("MISSING-{}", images[0].0);
+        let file = format!("{load}.loads");
+        let n = write_load(&a.dir, &file, &load, &images).map_err(|e| (1, e.to_string()))?;
+        root.files.insert(file, n);
+    }
+    if json_out {
+        println!(
+            "{}",
+            json!({"dir": a.dir, "files": root.files, "bytes": root.total_bytes()})
+        );
+    } else {
+        for (name, size) in &root.files {
+            println!("{size:>10}  {name}");
+        }
+        println!(
+            "{:>10}  total, {} files in {}",
+            root.total_bytes(),
+            root.files.len(),
+            a.dir.display()
+        );
     }
     Ok(())
 }
