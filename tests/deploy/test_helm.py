@@ -830,3 +830,87 @@ def test_real_sidecar_starts_on_the_rendered_config_and_answers_the_probes(path,
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _relayed_discover(giaddr: str, vendor_class: bytes, xid: int) -> bytes:
+    import socket
+    import struct
+
+    head = struct.pack("!BBBBIHH", 1, 1, 6, 1, xid, 0, 0)
+    addrs = b"\0" * 12 + socket.inet_aton(giaddr)
+    chaddr = bytes.fromhex("00aabbccdd01") + b"\0" * 10
+    options = bytes([99, 130, 83, 99, 53, 1, 1, 60, len(vendor_class)]) + vendor_class + bytes([55, 2, 1, 150, 255])
+    return head + addrs + chaddr + b"\0" * 192 + options
+
+
+def _options(reply: bytes) -> dict[int, bytes]:
+    opts, i = {}, 240
+    while i < len(reply) and reply[i] != 255:
+        if reply[i] == 0:
+            i += 1
+            continue
+        code, n = reply[i], reply[i + 1]
+        opts[code] = reply[i + 2:i + 2 + n]
+        i += 2 + n
+    return opts
+
+
+def test_kea_relay_config_answers_a_relay_from_its_port_to_67(tmp_path):
+    """The kea-relay design on this machine: the real kea-dhcp4 started on the chart's rendered
+    configuration (hook loaded, so its load() runs) with `-p <kea.port>` answers a relayed
+    DISCOVER sent to that port with an OFFER carrying option 150 = the hook's servers, sent to
+    the relay's port 67 from Kea's port: the reverse of the request's flow, which is what a
+    Service's NAT maps back to the Service's address and port 67."""
+    import socket
+    import time
+
+    kea_bin = shutil.which("kea-dhcp4")
+    hook_so = ROOT / "target" / "debug" / HOOK_SO
+    if not kea_bin or not hook_so.exists():
+        pytest.skip("needs kea-dhcp4 and target/debug/libdhcp_cisco_tftp.so (make build)")
+    if os.geteuid() != 0:
+        pytest.skip("binding the relay's port 67 needs root")
+    kea_port = _free_port(socket.SOCK_DGRAM)
+    raw = load_values(CHART / "ci" / "kea-relay-values.yaml")
+    raw["kea"]["port"] = kea_port
+    docs = docs_of(render(raw))
+    args = containers(docs)["kea-dhcp4"]["args"]
+    assert args[-2:] == ["-p", str(kea_port)]
+    kea = kea_json(docs)
+    # this machine: loopback, a subnet for the relay's address, files in tmp_path
+    kea["Dhcp4"]["subnet4"] = [{"id": 1, "subnet": "127.0.0.0/8", "pools": [{"pool": "127.0.9.10 - 127.0.9.20"}]}]
+    kea["Dhcp4"].pop("option-data", None)
+    conf = _kea_config_for_this_machine(kea, tmp_path, hook_so)
+    env = {**os.environ, "KEA_PIDFILE_DIR": str(tmp_path), "KEA_LOCKFILE_DIR": "none"}
+    relay = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    relay.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    relay.bind(("127.0.0.2", 67))
+    relay.settimeout(0.5)
+    proc = subprocess.Popen([kea_bin, "-c", str(conf), *args[-2:]], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        reply = None
+        deadline = time.monotonic() + 20
+        xid = 0x5EED0001
+        while reply is None and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read()
+            relay.sendto(_relayed_discover("127.0.0.2", b"Cisco Systems, Inc. IP Phone CP-7941G", xid), ("127.0.0.1", kea_port))
+            try:
+                data, source = relay.recvfrom(4096)
+            except socket.timeout:
+                continue
+            if data[4:8] == xid.to_bytes(4, "big"):
+                reply = data
+        assert reply is not None, "no OFFER from Kea"
+        assert source == ("127.0.0.1", kea_port)
+        opts = _options(reply)
+        assert opts[53] == b"\x02"  # OFFER
+        servers = raw["kea"]["hookParameters"]["servers"]
+        assert opts[150] == b"".join(socket.inet_aton(s) for s in servers)
+    finally:
+        relay.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
