@@ -58,11 +58,6 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
-# glibc's AI_ADDRCONFIG ignores loopback: with only `lo`, in.tftpd cannot resolve
-# 127.0.0.1. A dummy interface with a documentation address (never sent to) fixes that.
-ip netns exec "$ns" ip link add bench0 type dummy
-ip netns exec "$ns" ip addr add 192.0.2.1/32 dev bench0
-ip netns exec "$ns" ip link set bench0 up
 nsx() { ip netns exec "$ns" "$@"; }
 
 # Files, world-readable (tftp-hpa and dnsmasq drop privileges).
@@ -92,7 +87,9 @@ start_server() { # name -> sets server_pid, port
             ;;
         tftp-hpa)
             port=6902
-            ip netns exec "$ns" in.tftpd --listen --foreground --address "127.0.0.1:$port" --secure "$root" \
+            # glibc's AI_ADDRCONFIG ignores loopback, so in a namespace with only `lo`
+            # in.tftpd cannot resolve 127.0.0.1: bind the wildcard (the namespace is ours).
+            ip netns exec "$ns" in.tftpd --listen --foreground --address ":$port" --secure "$root" \
                 2>"$work/hpa.log" &
             ;;
         dnsmasq)

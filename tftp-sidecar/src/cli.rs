@@ -85,7 +85,8 @@ pub struct Cli {
     #[arg(long, env = "TFTP_SIDECAR_MAX_SESSIONS", value_name = "N")]
     pub max_sessions: Option<usize>,
 
-    /// Concurrent transfers per client IP address. [default: 8]
+    /// Concurrent transfers per client IP address (behind SNAT many phones share one
+    /// address: raise it there). [default: 64]
     #[arg(long, env = "TFTP_SIDECAR_PER_CLIENT_MAX", value_name = "N")]
     pub per_client_max: Option<u32>,
 

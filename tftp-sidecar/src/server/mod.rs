@@ -63,7 +63,8 @@ impl Default for ServerConfig {
             retries: 5,
             first_block_retries: 2,
             max_sessions: 2000,
-            per_client_max: 8,
+            // Generous: behind SNAT (Kubernetes, NAT) many phones share one address.
+            per_client_max: 64,
             recv_buffer: 4 << 20,
         }
     }
