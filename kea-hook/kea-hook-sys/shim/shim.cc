@@ -135,11 +135,13 @@ int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out
         out->response = reinterpret_cast<ck_pkt4*>(response.get());
         out->response_type = response->getType();
 
-        dhcp::OptionPtr vendor = query->getOption(dhcp::DHO_VENDOR_CLASS_IDENTIFIER);
-        if (vendor) {
+        // Read the option in place: during pkt4_send Kea makes getOption() clone every option
+        // it returns (so hooks cannot alter its configuration); we only read.
+        auto vendor = query->options_.find(dhcp::DHO_VENDOR_CLASS_IDENTIFIER);
+        if (vendor != query->options_.end() && vendor->second) {
             // Option::getData() returns a reference to the option's own buffer, which lives
             // as long as the query does.
-            const dhcp::OptionBuffer& data = vendor->getData();
+            const dhcp::OptionBuffer& data = vendor->second->getData();
             out->vendor_class = data.empty() ? reinterpret_cast<const uint8_t*>("") : data.data();
             out->vendor_class_len = data.size();
         }
