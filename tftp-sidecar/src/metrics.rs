@@ -301,6 +301,12 @@ impl Metrics {
         let tracked =
             IntGauge::new("tftp_phones_tracked", "Phones in the recently-seen table.").unwrap();
         r.register(Box::new(tracked.clone())).unwrap();
+        let unfinished = IntGauge::new(
+            "tftp_phones_unfinished",
+            "Phones in the recently-seen table whose last config or firmware transfer did not complete.",
+        )
+        .unwrap();
+        r.register(Box::new(unfinished.clone())).unwrap();
 
         // Every label set starts at zero.
         for class in FileClass::ALL {
@@ -351,7 +357,9 @@ impl Metrics {
             negative_hits,
             origin_requests,
             origin_duration,
-            phones: PhoneTable::new(phone_capacity).with_gauge(tracked),
+            phones: PhoneTable::new(phone_capacity)
+                .with_gauge(tracked)
+                .with_unfinished_gauge(unfinished),
         }
     }
 

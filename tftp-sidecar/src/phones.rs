@@ -28,12 +28,17 @@ struct Phone {
     firmware_bytes: u64,
     last_outcome: Outcome,
     transfers: u64,
+    /// Its last config or firmware transfer did not complete (trust lists, absent on most
+    /// systems, do not count): a phone likely stuck "Upgrading".
+    unfinished: bool,
 }
 
 struct Table {
     by_mac: LruCache<String, Phone>,
     /// Address -> MAC of the phone last seen there; never larger than `by_mac`.
     by_addr: HashMap<IpAddr, String>,
+    /// Phones in `by_mac` with `unfinished` set, kept in step on every change.
+    unfinished: usize,
 }
 
 /// Recently seen phones, at most `capacity`; the least recently seen is dropped first.
@@ -41,6 +46,7 @@ pub struct PhoneTable {
     capacity: usize,
     table: Mutex<Table>,
     tracked: Option<IntGauge>,
+    unfinished: Option<IntGauge>,
 }
 
 impl PhoneTable {
@@ -51,8 +57,10 @@ impl PhoneTable {
             table: Mutex::new(Table {
                 by_mac: LruCache::new(cap),
                 by_addr: HashMap::new(),
+                unfinished: 0,
             }),
             tracked: None,
+            unfinished: None,
         }
     }
 
@@ -60,6 +68,18 @@ impl PhoneTable {
     pub fn with_gauge(mut self, gauge: IntGauge) -> PhoneTable {
         self.tracked = Some(gauge);
         self
+    }
+
+    /// Keep `gauge` equal to the number of phones whose last config or firmware transfer
+    /// did not complete.
+    pub fn with_unfinished_gauge(mut self, gauge: IntGauge) -> PhoneTable {
+        self.unfinished = Some(gauge);
+        self
+    }
+
+    /// Phones whose last config or firmware transfer did not complete.
+    pub fn unfinished(&self) -> usize {
+        self.table.lock().unwrap().unfinished
     }
 
     pub fn capacity(&self) -> usize {
@@ -100,9 +120,16 @@ impl PhoneTable {
                 if t.by_addr.get(&old.address) == Some(&old_mac) {
                     t.by_addr.remove(&old.address);
                 }
+                if old.unfinished {
+                    t.unfinished -= 1;
+                }
             }
         }
-        let Table { by_mac, by_addr } = &mut *t;
+        let Table {
+            by_mac,
+            by_addr,
+            unfinished,
+        } = &mut *t;
         let phone = by_mac.get_mut(&mac).expect("just inserted");
         if phone.address != ip && by_addr.get(&phone.address) == Some(&mac) {
             by_addr.remove(&phone.address);
@@ -117,8 +144,22 @@ impl PhoneTable {
             phone.firmware_bytes += bytes;
             phone.last_firmware = Some(name.to_string());
         }
+        if matches!(class, FileClass::Firmware | FileClass::Config) {
+            let now_unfinished = outcome != Outcome::Completed;
+            if now_unfinished != phone.unfinished {
+                phone.unfinished = now_unfinished;
+                if now_unfinished {
+                    *unfinished += 1;
+                } else {
+                    *unfinished -= 1;
+                }
+            }
+        }
         if let Some(g) = &self.tracked {
             g.set(by_mac.len() as i64);
+        }
+        if let Some(g) = &self.unfinished {
+            g.set(*unfinished as i64);
         }
     }
 
@@ -138,12 +179,14 @@ impl PhoneTable {
                     "firmware_bytes": p.firmware_bytes,
                     "last_outcome": p.last_outcome.as_str(),
                     "transfers": p.transfers,
+                    "unfinished": p.unfinished,
                 })
             })
             .collect();
         json!({
             "capacity": self.capacity,
             "count": phones.len(),
+            "unfinished": t.unfinished,
             "phones": phones,
         })
     }
@@ -158,6 +201,7 @@ fn new_phone(ip: IpAddr, now: SystemTime) -> Phone {
         firmware_bytes: 0,
         last_outcome: Outcome::Completed,
         transfers: 0,
+        unfinished: false,
     }
 }
 
@@ -254,5 +298,72 @@ mod tests {
         assert_eq!(rfc3339(t), "2024-02-29T23:59:59.250Z");
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(rfc3339(t), "2000-02-29T00:00:00.000Z");
+    }
+}
+
+#[cfg(test)]
+mod unfinished_tests {
+    use super::*;
+
+    fn addr(last: u8) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, last], 50000))
+    }
+
+    #[test]
+    fn counts_phones_whose_last_config_or_firmware_transfer_failed() {
+        let gauge = IntGauge::new("t_unfinished", "test").unwrap();
+        let t = PhoneTable::new(2).with_unfinished_gauge(gauge.clone());
+        let cfg = "SEP001122334455.cnf.xml";
+        // A missing trust list is normal: not unfinished.
+        t.observe(
+            "CTLSEP001122334455.tlv",
+            addr(1),
+            FileClass::TrustList,
+            0,
+            Outcome::NotFound,
+        );
+        t.observe(cfg, addr(1), FileClass::Config, 100, Outcome::Completed);
+        assert_eq!(t.unfinished(), 0);
+        t.observe(
+            "apps41.sbn",
+            addr(1),
+            FileClass::Firmware,
+            10,
+            Outcome::TimedOut,
+        );
+        assert_eq!((t.unfinished(), gauge.get()), (1, 1));
+        t.observe(
+            "apps41.sbn",
+            addr(1),
+            FileClass::Firmware,
+            10,
+            Outcome::Completed,
+        );
+        assert_eq!((t.unfinished(), gauge.get()), (0, 0));
+        t.observe(
+            "dsp41.sbn",
+            addr(1),
+            FileClass::Firmware,
+            0,
+            Outcome::NotFound,
+        );
+        assert_eq!(t.unfinished(), 1);
+        assert_eq!(t.snapshot()["unfinished"], 1);
+        // Evicting the stuck phone (capacity 2) takes it out of the count.
+        t.observe(
+            "SEP00000000000A.cnf.xml",
+            addr(2),
+            FileClass::Config,
+            1,
+            Outcome::Completed,
+        );
+        t.observe(
+            "SEP00000000000B.cnf.xml",
+            addr(3),
+            FileClass::Config,
+            1,
+            Outcome::Completed,
+        );
+        assert_eq!((t.unfinished(), gauge.get()), (0, 0));
     }
 }
