@@ -222,7 +222,10 @@ mod tests {
     #[tokio::test]
     async fn complete_content_slices() {
         let c = Content::complete(Bytes::from_static(b"hello world"));
-        assert_eq!(c.read_at(6, 512).await.unwrap(), Bytes::from_static(b"world"));
+        assert_eq!(
+            c.read_at(6, 512).await.unwrap(),
+            Bytes::from_static(b"world")
+        );
         assert_eq!(c.read_at(11, 512).await.unwrap().len(), 0);
         assert_eq!(c.read_at(99, 512).await.unwrap().len(), 0);
         assert_eq!(c.size_hint(), Some(11));

@@ -37,9 +37,11 @@ impl FileClass {
             FileClass::TrustList
         } else if ext(".cnf.xml") || ext(".cnf") || ext(".xml") {
             FileClass::Config
-        } else if [".loads", ".sbn", ".bin", ".zz", ".sgn", ".img", ".tar", ".jar", ".sbin"]
-            .iter()
-            .any(|e| ext(e))
+        } else if [
+            ".loads", ".sbn", ".bin", ".zz", ".sgn", ".img", ".tar", ".jar", ".sbin",
+        ]
+        .iter()
+        .any(|e| ext(e))
         {
             FileClass::Firmware
         } else {

@@ -4,17 +4,17 @@
 //! local root, HTTP origin) -> bytes back through the session. Pure parts (`packet`,
 //! `filename`, `file_class`) have no I/O so tests and fuzzers reach them directly.
 
-pub mod content;
-pub mod file_class;
-pub mod store;
-pub mod metrics;
-pub mod phones;
-pub mod filename;
-pub mod netascii;
-pub mod packet;
-pub mod server;
 pub mod cli;
 pub mod config;
-pub mod http;
+pub mod content;
+pub mod file_class;
+pub mod filename;
 pub mod firmware_check;
+pub mod http;
 pub mod kea_stats;
+pub mod metrics;
+pub mod netascii;
+pub mod packet;
+pub mod phones;
+pub mod server;
+pub mod store;
