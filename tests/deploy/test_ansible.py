@@ -27,6 +27,9 @@ REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_DIR = REPO / "ansible"
 VENV_BIN = REPO / ".venv" / "bin"
 KEA_CONF = Path("/etc/kea/kea-dhcp4.conf")
+# The machine's own kea-dhcp4.conf while the tests run: if a run is killed, the next one puts
+# it back before anything else.
+KEA_CONF_SAVED = Path("/var/tmp/cisco-tftp-ansible-test.kea-dhcp4.conf")
 FIRMWARE_DIR = Path("/srv/cisco-tftp-ansible-test")
 # Below 1024, so binding it proves the sidecar got CAP_NET_BIND_SERVICE and nothing else.
 TFTP_PORT = 969
@@ -122,6 +125,10 @@ def machine(tmp_path_factory):
     """Builds the debs, saves what the roles change and puts it all back afterwards."""
     debs = build_debs()
     tmp = tmp_path_factory.mktemp("ansible")
+    if KEA_CONF_SAVED.exists():
+        shutil.copy2(KEA_CONF_SAVED, KEA_CONF)
+    elif KEA_CONF.exists():
+        shutil.copy2(KEA_CONF, KEA_CONF_SAVED)
     kea_dir_before = set(os.listdir(KEA_CONF.parent))
     saved = KEA_CONF.read_bytes() if KEA_CONF.exists() else None
     saved_stat = KEA_CONF.stat() if KEA_CONF.exists() else None
@@ -153,6 +160,7 @@ def machine(tmp_path_factory):
         os.chmod(KEA_CONF, saved_stat.st_mode & 0o7777)
     for name in set(os.listdir(KEA_CONF.parent)) - kea_dir_before:
         (KEA_CONF.parent / name).unlink()  # the role's backups of the test's config
+    KEA_CONF_SAVED.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +274,10 @@ def test_site_playbook_installs_merges_reloads_and_starts(machine, live_kea):
     assert sha(KEA_CONF) == conf_sha
     assert sidecar_pid() == pid
 
+    # And --check --diff agrees that there is nothing to do.
+    r3 = playbook(tmp, site_vars(machine), "--check", "--diff")
+    assert r3.returncode == 0 and recap(r3)["changed"] == 0, r3.stdout + r3.stderr
+
 
 def test_rejected_hook_parameter_leaves_live_config_untouched(machine, live_kea):
     before = sha(KEA_CONF)
@@ -308,3 +320,21 @@ def test_debian_stock_config_with_kea_stopped(machine):
     assert run(["kea-dhcp4", "-t", str(KEA_CONF)], check=False).returncode == 0
     r2 = playbook(machine["tmp"], site_vars(machine, cisco_tftp_sidecar_hosts="no-such-host"))
     assert r2.returncode == 0 and recap(r2)["changed"] == 0, r2.stdout
+
+
+def test_role_templates_match_the_packaged_unit_and_init_script():
+    """The sidecar role's unit and init script (binary install) are the package's, templated."""
+    tdir = ANSIBLE_DIR / "roles" / "cisco_tftp_sidecar" / "templates"
+    subst = {"{{ cisco_tftp_sidecar_binary_path }}": "/usr/bin/tftp-sidecar",
+             "{{ cisco_tftp_sidecar_config_file }}": "/etc/tftp-sidecar/config.toml",
+             "{{ cisco_tftp_sidecar_user }}": "tftp-sidecar",
+             "{{ cisco_tftp_sidecar_group }}": "tftp-sidecar"}
+    for tmpl, packaged in (("tftp-sidecar.service.j2", "tftp-sidecar.service"),
+                           ("tftp-sidecar.init.j2", "tftp-sidecar.init")):
+        text = (tdir / tmpl).read_text()
+        for k, v in subst.items():
+            text = text.replace(k, v)
+        body = [line for line in text.splitlines() if not line.startswith("# ")]
+        want = [line for line in (REPO / "packaging" / packaged).read_text().splitlines()
+                if not line.startswith("# ")]
+        assert body == want, tmpl
