@@ -127,12 +127,12 @@ for n in "${SIZES[@]}"; do
 import json, sys
 path, server, n, rc, ticks = sys.argv[1:6]
 try:
-    s = json.load(open(path))["summary"]
+    s = json.loads(open(path).readline())["summary"]
 except Exception as e:
     print(f"{server} {n} error {e}")
     sys.exit(0)
 fails = {}
-for p in json.load(open(path))["phones"]:
+for p in json.loads(open(path).readline())["phones"]:
     if p["failure"]:
         fails[p["failure"].split(":")[0]] = fails.get(p["failure"].split(":")[0], 0) + 1
 print(server, n, s["up"], s["failed"], round(s["wall_ms"] / 1000, 2), round(s["boot_ms_p50"] / 1000, 2),

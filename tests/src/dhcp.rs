@@ -497,6 +497,8 @@ impl Client {
                 {
                     return Ok(None)
                 }
+                // A signal (e.g. SIGCHLD of a child another thread started): wait on.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }

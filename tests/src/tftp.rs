@@ -192,6 +192,8 @@ impl Client {
             self.sock.set_read_timeout(Some(self.cfg.timeout))?;
             let (n, from) = match self.sock.recv_from(&mut buf) {
                 Ok(x) => x,
+                // A signal (SIGCHLD of a child another thread started) is not silence.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e)
                     if e.kind() == io::ErrorKind::WouldBlock
                         || e.kind() == io::ErrorKind::TimedOut =>
