@@ -14,7 +14,9 @@
 # its own leased address as TFTP source. DHCP goes one DORA at a time (a relay socket), so
 # phones start their TFTP boot within the first seconds, as when power comes back. Both
 # servers run in the same namespace on port 69 with their defaults (tftp-hpa: --secure).
-# Needs root; builds release binaries of tftp-sidecar and phone-sim (the hook: debug).
+# CPU: the whole machine's busy time during the storm (simulator, kernel and server), and
+# the server process's own (not measurable for tftp-hpa, whose forked children are not
+# counted in its parent). Needs root; builds release binaries of tftp-sidecar and phone-sim (the hook: debug).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -120,12 +122,16 @@ for n in "${SIZES[@]}"; do
     set -e
     cp "$WORK/out.json" "$WORK/out-$server-$n.json"
     busy1=$(awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat)
+    # The server's own CPU (utime+stime; tftp-hpa's forked children are not counted there).
+    srv_ticks=$(awk '{print $14+$15}' /proc/"$SERVER_PID"/stat 2>/dev/null || echo 0)
     stop "$SERVER_PID"; SERVER_PID=
     for p in $(ip netns pids $SRV 2>/dev/null); do [ "$p" = "$KEA_PID" ] || kill -9 "$p" 2>/dev/null || true; done
     stop "$KEA_PID"; KEA_PID=
-    python3 - "$WORK/out.json" "$server" "$n" "$rc" "$(( (busy1 - busy0) ))" >>"$RESULTS" <<'PY'
+    python3 - "$WORK/out.json" "$server" "$n" "$rc" "$(( (busy1 - busy0) ))" "$srv_ticks" >>"$RESULTS" <<'PY'
 import json, sys
-path, server, n, rc, ticks = sys.argv[1:6]
+path, server, n, rc, ticks, srv_ticks = sys.argv[1:7]
+if server == "tftp-hpa":
+    srv_ticks = "-1"
 try:
     s = json.loads(open(path).readline())["summary"]
 except Exception as e:
@@ -137,9 +143,10 @@ for p in json.loads(open(path).readline())["phones"]:
         fails[p["failure"].split(":")[0]] = fails.get(p["failure"].split(":")[0], 0) + 1
 print(server, n, s["up"], s["failed"], round(s["wall_ms"] / 1000, 2), round(s["boot_ms_p50"] / 1000, 2),
       round(s["boot_ms_p90"] / 1000, 2), round(s["boot_ms_p99"] / 1000, 2), round(s["boot_ms_max"] / 1000, 2),
-      round(s["bytes"] / 1e6, 1), int(ticks) / 100, json.dumps(fails).replace(" ", ""))
+      round(s["bytes"] / 1e6, 1), int(ticks) / 100, json.dumps(fails).replace(" ", ""),
+      "n/a" if srv_ticks == "-1" else int(srv_ticks) / 100)
 PY
-    tail -1 "$RESULTS" | awk '{printf "up %s failed %s, last phone up after %s s (p50 %s, p90 %s, p99 %s s), %s MB, machine CPU %s s %s\n", $3, $4, $5, $6, $7, $8, $10, $11, ($12 == "{}" ? "" : $12)}'
+    tail -1 "$RESULTS" | awk '{printf "up %s failed %s, last phone up after %s s (p50 %s, p90 %s, p99 %s s), %s MB, machine CPU %s s (server %s s) %s\n", $3, $4, $5, $6, $7, $8, $10, $11, $13, ($12 == "{}" ? "" : $12)}'
   done
 done
 
@@ -147,9 +154,9 @@ echo
 python3 - "$RESULTS" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1]) if len(l.split()) >= 11]
-print(f"{'server':9} {'N':>5} {'up':>5} {'failed':>6} {'last up s':>9} {'p50 s':>7} {'p90 s':>7} {'p99 s':>7} {'max s':>7} {'MB':>8} {'CPU s':>7}")
+print(f"{'server':9} {'N':>5} {'up':>5} {'failed':>6} {'last up s':>9} {'p50 s':>7} {'p90 s':>7} {'p99 s':>7} {'max s':>7} {'MB':>8} {'CPU s':>7} {'server CPU s':>12}")
 for r in rows:
-    print(f"{r[0]:9} {r[1]:>5} {r[2]:>5} {r[3]:>6} {r[4]:>9} {r[5]:>7} {r[6]:>7} {r[7]:>7} {r[8]:>7} {r[9]:>8} {r[10]:>7}")
+    print(f"{r[0]:9} {r[1]:>5} {r[2]:>5} {r[3]:>6} {r[4]:>9} {r[5]:>7} {r[6]:>7} {r[7]:>7} {r[8]:>7} {r[9]:>8} {r[10]:>7} {r[12] if len(r) > 12 else '-':>12}")
 by = {(r[0], r[1]): r for r in rows}
 for n in sorted({r[1] for r in rows}, key=int):
     a, b = by.get(("sidecar", n)), by.get(("tftp-hpa", n))
