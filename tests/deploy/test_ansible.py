@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from test_packages import (HOOK_PATH, HOOK_PKG, SIDECAR_PKG, Kea, build_debs, installed,
-                           purge, remove_sidecar_user, run, user_exists)
+                           machine_lock, purge, remove_sidecar_user, run, user_exists)
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_DIR = REPO / "ansible"
@@ -124,6 +124,11 @@ def sidecar_pid():
 def machine(tmp_path_factory):
     """Builds the debs, saves what the roles change and puts it all back afterwards."""
     debs = build_debs()
+    with machine_lock():
+        yield from _machine(tmp_path_factory, debs)
+
+
+def _machine(tmp_path_factory, debs):
     tmp = tmp_path_factory.mktemp("ansible")
     if KEA_CONF_SAVED.exists():
         shutil.copy2(KEA_CONF_SAVED, KEA_CONF)
@@ -138,7 +143,14 @@ def machine(tmp_path_factory):
     FIRMWARE_DIR.mkdir(exist_ok=True)
     (FIRMWARE_DIR / "SEP001122334455.cnf.xml").write_text("<device>test</device>\n")
     yield {"tmp": tmp, "debs": debs, "saved": saved}
-    # Stop the sidecar the role started, remove what was installed, restore Kea's config.
+    # Restore Kea's config, stop the sidecar the role started, remove what was installed.
+    if saved is not None:
+        KEA_CONF.write_bytes(saved)
+        os.chown(KEA_CONF, saved_stat.st_uid, saved_stat.st_gid)
+        os.chmod(KEA_CONF, saved_stat.st_mode & 0o7777)
+    for name in set(os.listdir(KEA_CONF.parent)) - kea_dir_before:
+        (KEA_CONF.parent / name).unlink()  # the role's backups of the test's config
+    KEA_CONF_SAVED.unlink(missing_ok=True)
     if Path("/etc/init.d/tftp-sidecar").exists():
         run(["/etc/init.d/tftp-sidecar", "stop"], check=False, timeout=90)
     pid = sidecar_pid()
@@ -154,13 +166,6 @@ def machine(tmp_path_factory):
     shutil.rmtree(FIRMWARE_DIR, ignore_errors=True)
     if not srv_before and Path("/srv/tftp").is_dir() and not any(Path("/srv/tftp").iterdir()):
         Path("/srv/tftp").rmdir()
-    if saved is not None:
-        KEA_CONF.write_bytes(saved)
-        os.chown(KEA_CONF, saved_stat.st_uid, saved_stat.st_gid)
-        os.chmod(KEA_CONF, saved_stat.st_mode & 0o7777)
-    for name in set(os.listdir(KEA_CONF.parent)) - kea_dir_before:
-        (KEA_CONF.parent / name).unlink()  # the role's backups of the test's config
-    KEA_CONF_SAVED.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +309,25 @@ def test_rejected_kea_config_leaves_live_config_untouched(machine, live_kea):
     assert sha(KEA_CONF) == before
 
 
+def test_reload_kea_refuses_puts_the_previous_config_back(machine, live_kea):
+    """A configuration both checks pass but Kea refuses when it applies it (a lease file in a
+    directory that does not exist: -t does not open the lease database). Kea 2.2 would be left
+    not serving; the handler restores the backup, reloads it, and fails the play."""
+    before = KEA_CONF.read_bytes()
+    whole = json.loads(before)["Dhcp4"]
+    whole["lease-database"] = {"type": "memfile", "persist": True,
+                               "name": "/nonexistent/cisco-tftp-test/leases.csv"}
+    r = playbook(machine["tmp"], site_vars(machine, cisco_tftp_kea_hook_dhcp4_config=whole,
+                                           cisco_tftp_sidecar_hosts="no-such-host"))
+    assert r.returncode != 0
+    assert "Kea refused the new configuration" in r.stdout, r.stdout
+    assert "reloaded it: result 0" in r.stdout, r.stdout
+    assert KEA_CONF.read_bytes() == before
+    assert live_kea.proc.poll() is None
+    assert live_kea.command("cisco-tftp-config-get")["result"] == 0
+    assert live_kea.command("config-get")["arguments"]["Dhcp4"]["lease-database"]["persist"] is False
+
+
 def test_debian_stock_config_with_kea_stopped(machine):
     """Debian's own kea-dhcp4.conf (comments, trailing commas): the hook is merged, the result
     passes kea-dhcp4 -t, and with Kea not running the reload is a no-op."""
@@ -319,7 +343,9 @@ def test_debian_stock_config_with_kea_stopped(machine):
     assert [h["library"] for h in dhcp4["hooks-libraries"]][-1] == HOOK_PATH
     assert run(["kea-dhcp4", "-t", str(KEA_CONF)], check=False).returncode == 0
     r2 = playbook(machine["tmp"], site_vars(machine, cisco_tftp_sidecar_hosts="no-such-host"))
-    assert r2.returncode == 0 and recap(r2)["changed"] == 0, r2.stdout
+    assert r2.returncode == 0, r2.stdout + r2.stderr
+    changed = re.findall(r"TASK \[([^\]]+)\][^\n]*\n(?:[^\n]*\n)*?changed:", r2.stdout)
+    assert recap(r2)["changed"] == 0, (changed, r2.stdout)
 
 
 def test_role_templates_match_the_packaged_unit_and_init_script():

@@ -6,6 +6,8 @@ Needs root, Debian's kea-dhcp4-server and cargo (scripts/setup.sh installs them)
 build runs once per session (see `built_debs`); later sessions reuse target/release.
 """
 
+import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -29,6 +31,26 @@ UNIT = "/lib/systemd/system/tftp-sidecar.service"
 KEA_TEST_PORT = 10067
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installs packages: needs root")
+
+
+@contextlib.contextmanager
+def machine_lock(timeout=1800):
+    """Serialises the tests that install these packages or touch /etc/kea between pytest
+    sessions (two sessions on one machine would undo each other's changes)."""
+    with open("/run/lock/cisco-tftp-deploy-tests.lock", "w") as f:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("another session holds the deploy-test lock")
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def run(cmd, check=True, timeout=120, **kw):
@@ -166,6 +188,11 @@ def debs():
 
 @pytest.fixture(scope="module")
 def installed_debs(debs):
+    with machine_lock():
+        yield from _installed_debs(debs)
+
+
+def _installed_debs(debs):
     before = {p: installed(p) for p in (HOOK_PKG, SIDECAR_PKG)}
     user_before = user_exists("tftp-sidecar")
     srv_before = Path("/srv/tftp").exists()
