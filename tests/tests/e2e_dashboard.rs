@@ -1,6 +1,6 @@
 //! The Grafana dashboard against a real Prometheus: Debian's `prometheus` scrapes the sidecar
 //! (1 s interval, both in the server namespace, on its loopback) while phones boot through Kea
-//! + hook + sidecar; then every panel's query of `helm/cisco-tftp/dashboards/cisco-tftp.json`
+//! and hook and sidecar; then every panel's query of `helm/cisco-tftp/dashboards/cisco-tftp.json`
 //! (with `$__rate_interval` = 30s and `$job`/`$instance` = `.*`) must return data through
 //! Prometheus' HTTP API. A few panels must also show what just happened (option 150 for the
 //! 79xx family, firmware bytes, an unexpected "not found").
