@@ -219,6 +219,16 @@ fn udp_drops(port: u16) -> u64 {
     total
 }
 
+/// Packets the kernel dropped from full per-CPU input backlogs (loopback delivery).
+fn softnet_drops() -> u64 {
+    fs::read_to_string("/proc/net/softnet_stat")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter_map(|h| u64::from_str_radix(h, 16).ok())
+        .sum()
+}
+
 struct Sampler {
     pid: Option<u32>,
     tree: bool,
@@ -260,6 +270,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+#[allow(clippy::needless_range_loop)] // slots are taken out by index while iterating
 fn main() {
     let a = parse_args();
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -292,6 +303,7 @@ fn main() {
     sampler.sample();
     sampler.start_cpu = sampler.cpu.clone();
     let drops0 = udp_drops(a.server.port());
+    let softnet0 = softnet_drops();
     let busy0 = machine_busy_ticks();
     let self0 = self_cpu_s();
     let t0 = Instant::now();
@@ -464,6 +476,7 @@ fn main() {
     let client_cpu = self_cpu_s() - self0;
     let busy = (machine_busy_ticks() - busy0) as f64 / clk_tck();
     let drops = udp_drops(a.server.port()) - drops0;
+    let softnet = softnet_drops() - softnet0;
     // A single process's own high-water mark beats sampling.
     if let (Some(pid), false) = (a.pid, a.tree) {
         sampler.peak_rss_kb = sampler.peak_rss_kb.max(status_kb(pid, "VmHWM:"));
@@ -471,7 +484,7 @@ fn main() {
     durations.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let fails: Vec<String> = failures.iter().map(|(k, v)| format!("{v}x {k}")).collect();
     println!(
-        "{{\"label\":{:?},\"count\":{},\"ok\":{},\"failed\":{},\"wall_s\":{:.3},\"bytes\":{},\"mb_per_s\":{:.2},\"transfers_per_s\":{:.1},\"p50_ms\":{:.1},\"p90_ms\":{:.1},\"p99_ms\":{:.1},\"max_ms\":{:.1},\"client_timeouts\":{},\"listen_drops\":{},\"server_cpu_s\":{:.2},\"server_peak_rss_kb\":{},\"client_cpu_s\":{:.2},\"machine_busy_minus_client_s\":{:.2},\"failures\":{:?}}}",
+        "{{\"label\":{:?},\"count\":{},\"ok\":{},\"failed\":{},\"wall_s\":{:.3},\"bytes\":{},\"mb_per_s\":{:.2},\"transfers_per_s\":{:.1},\"p50_ms\":{:.1},\"p90_ms\":{:.1},\"p99_ms\":{:.1},\"max_ms\":{:.1},\"client_timeouts\":{},\"listen_drops\":{},\"softnet_drops\":{},\"server_cpu_s\":{:.2},\"server_peak_rss_kb\":{},\"client_cpu_s\":{:.2},\"machine_busy_minus_client_s\":{:.2},\"failures\":{:?}}}",
         a.label,
         a.count,
         ok,
@@ -486,6 +499,7 @@ fn main() {
         pct(&durations, 1.0),
         client_timeouts,
         drops,
+        softnet,
         sampler.cpu_s(),
         sampler.peak_rss_kb,
         client_cpu,

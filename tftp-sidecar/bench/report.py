@@ -24,7 +24,8 @@ def med(server, scenario, key):
     rs = runs.get((server, scenario))
     if not rs:
         return None
-    return statistics.median(r[key] for r in rs)
+    vals = [r[key] for r in rs if key in r]
+    return statistics.median(vals) if vals else None
 
 
 def failed(server, scenario):
@@ -57,19 +58,20 @@ scen = [
 ]
 for key, title, metric, unit in scen:
     out.append(f"## {title}\n")
-    out.append(f"| server | {unit} | wall s | p50 ms | p90 ms | p99 ms | max ms | server CPU s | CPU s/GB | peak RSS MB | listen drops | client timeouts | failed |")
-    out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    out.append(f"| server | {unit} | wall s | p50 ms | p90 ms | p99 ms | max ms | server CPU s | CPU s/GB | peak RSS MB | listen drops | backlog drops | client timeouts | failed |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for s in servers:
         if (s, key) not in runs:
             continue
         b = med(s, key, "bytes") or 0
         c = cpu_s(s, key)
         cpg = c / (b / 1e9) if c is not None and b else None
-        out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             s, fmt(med(s, key, metric)), fmt(med(s, key, "wall_s"), "{:.2f}"),
             fmt(med(s, key, "p50_ms")), fmt(med(s, key, "p90_ms")), fmt(med(s, key, "p99_ms")),
             fmt(med(s, key, "max_ms")), fmt(c, "{:.2f}"), fmt(cpg, "{:.2f}"),
             fmt((med(s, key, "server_peak_rss_kb") or 0) / 1024), fmt(med(s, key, "listen_drops"), "{:.0f}"),
+            fmt(med(s, key, "softnet_drops"), "{:.0f}"),
             fmt(med(s, key, "client_timeouts"), "{:.0f}"), failed(s, key)))
     if "sidecar" in servers and peers:
         ours = med("sidecar", key, metric)
@@ -93,5 +95,7 @@ for key, title, metric, unit in scen:
 out.append("Server CPU: utime+stime of the server process from /proc (tftp-hpa: its process tree sampled, "
            "or machine busy time minus the load generator's, whichever is larger: other load on the "
            "machine inflates the latter). Peak RSS: VmHWM (tftp-hpa: sampled sum over its processes). "
-           "Listen drops: the drops counter of the listening socket in /proc/net/udp.")
+           "Listen drops: the drops counter of the listening socket in /proc/net/udp. Backlog drops: "
+           "/proc/net/softnet_stat (loopback input backlog full, machine-wide). Client timeouts: "
+           "1 s waits of the load generator (each adds ~1 s to a storm's wall time).")
 print("\n".join(out))
