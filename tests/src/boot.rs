@@ -7,6 +7,9 @@
 //! 5. the load its config names in `<loadInformation>` plus `.loads`,
 //! 6. every image that load names.
 //!
+//! With `factory_reset`, the phone first asks for its `termXX.default.loads` and the images it
+//! names (then the usual sequence, without asking those images again).
+//!
 //! Retries like a phone: each packet is resent on silence (see [`crate::tftp`]); a file that
 //! timed out or got "busy" is asked again after a pause (`file_attempts`); a server that never
 //! answers the first request makes the phone move on to the next server of option 150.
@@ -67,6 +70,8 @@ pub struct BootConfig {
     pub keep_data: bool,
     /// Start phone k after k x `stagger`.
     pub stagger: Duration,
+    /// Boot as after a factory reset: `termXX.default.loads` and its images first.
+    pub factory_reset: bool,
 }
 
 impl BootConfig {
@@ -89,6 +94,7 @@ impl BootConfig {
             dhcp_parallel: 16,
             keep_data: false,
             stagger: Duration::ZERO,
+            factory_reset: false,
         }
     }
 }
@@ -409,6 +415,42 @@ impl<'a> Booter<'a> {
     fn tftp_boot(&mut self, servers: &[IpAddr]) {
         let sep = self.r.name.clone();
         let mut server_idx = 0;
+        let mut have: Vec<String> = Vec::new();
+        // 0 (after a factory reset): termXX.default.loads and its images first.
+        if self.cfg.factory_reset {
+            let term = self.phone.model.term_file.to_string();
+            self.say(format!("factory reset: asking for {term} first"));
+            let bytes = loop {
+                let server = servers[server_idx];
+                match self.fetch(server, &term, Stage::Load) {
+                    Fetch::Ok(b) => break b,
+                    Fetch::Absent => {
+                        self.fail(
+                            Stage::Load,
+                            format!(
+                                "{term} not found: a factory-reset phone stays on \"Upgrading\""
+                            ),
+                        );
+                        return;
+                    }
+                    Fetch::Failed(e) if server_idx + 1 < servers.len() => {
+                        server_idx += 1;
+                        self.say(format!(
+                            "no answer from {server} ({e}); trying the next server {}",
+                            servers[server_idx]
+                        ));
+                    }
+                    Fetch::Failed(e) => {
+                        self.fail(Stage::Load, format!("{term}: {e}"));
+                        return;
+                    }
+                }
+            };
+            match self.fetch_images(servers[server_idx], &term, &bytes, &[]) {
+                Some(images) => have = images,
+                None => return,
+            }
+        }
         // 1-3: trust lists. The first request also finds a server that answers.
         for name in [
             format!("CTL{sep}.tlv"),
@@ -489,17 +531,33 @@ impl<'a> Booter<'a> {
                 return;
             }
         };
-        // 6: the images.
-        let images = load_images(&load_bytes, &load_file);
+        // 6: the images (those a factory reset already loaded are not asked again).
+        self.fetch_images(server, &load_file, &load_bytes, &have);
+    }
+
+    /// Fetches every image `load_file` names, skipping those in `have`. Fails the boot (and
+    /// returns None) on a missing or empty image.
+    fn fetch_images(
+        &mut self,
+        server: IpAddr,
+        load_file: &str,
+        load_bytes: &[u8],
+        have: &[String],
+    ) -> Option<Vec<String>> {
+        let images = load_images(load_bytes, load_file);
         if images.is_empty() {
             self.fail(Stage::Load, format!("{load_file} names no image"));
-            return;
+            return None;
         }
-        for img in images {
-            match self.fetch(server, &img, Stage::Image) {
+        for img in &images {
+            if have.contains(img) {
+                self.say(format!("{img}: already loaded"));
+                continue;
+            }
+            match self.fetch(server, img, Stage::Image) {
                 Fetch::Ok(b) if b.is_empty() => {
                     self.fail(Stage::Image, format!("image {img} is empty (0 bytes)"));
-                    return;
+                    return None;
                 }
                 Fetch::Ok(_) => {}
                 Fetch::Absent => {
@@ -507,14 +565,15 @@ impl<'a> Booter<'a> {
                         Stage::Image,
                         format!("image {img} named by {load_file} not found"),
                     );
-                    return;
+                    return None;
                 }
                 Fetch::Failed(e) => {
                     self.fail(Stage::Image, format!("image {img}: {e}"));
-                    return;
+                    return None;
                 }
             }
         }
+        Some(images)
     }
 
     fn fetch(&mut self, server: IpAddr, name: &str, stage: Stage) -> Fetch {

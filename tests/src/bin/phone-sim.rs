@@ -138,6 +138,9 @@ struct BootArgs {
     /// Only the summary, no transcript.
     #[arg(long)]
     quiet: bool,
+    /// Boot as after a factory reset: termXX.default.loads and its images first.
+    #[arg(long)]
+    factory_reset: bool,
 }
 
 #[derive(Args)]
@@ -205,7 +208,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, msg)) => {
-            if json {
+            // `boot` already printed its JSON (phones that failed are in it).
+            if json && code != 4 {
                 println!("{}", json!({"error": msg}));
             }
             eprintln!("phone-sim: {msg}");
@@ -385,6 +389,7 @@ fn boot_cmd(a: BootArgs, json_out: bool) -> Result<(), (u8, String)> {
     cfg.stagger = Duration::from_millis(a.stagger_ms);
     cfg.dhcp_parallel = a.dhcp_parallel;
     cfg.dhcp_timeout = Duration::from_millis(a.dhcp_timeout_ms.max(1));
+    cfg.factory_reset = a.factory_reset;
     let quiet = a.quiet || json_out;
     let log = move |_: usize, line: &str| {
         if !quiet {
