@@ -99,10 +99,6 @@ async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, from: SocketAdd
         .await;
         return;
     }
-    if shared.admission.is_live(&from) {
-        // A retransmitted request for a transfer already running.
-        return;
-    }
     let netascii = match Mode::parse(&req.mode) {
         Some(Mode::Octet) => false,
         Some(Mode::Netascii) => true,
@@ -128,7 +124,7 @@ async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, from: SocketAdd
     } else {
         (None, None)
     };
-    let permit = match shared.admission.try_admit(from, inbox_tx) {
+    let permit = match shared.admission.try_admit(from, &name, inbox_tx) {
         Ok(p) => p,
         Err(Admit::Duplicate) => return,
         Err(Admit::Rejected(reason)) => {
