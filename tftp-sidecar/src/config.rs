@@ -56,27 +56,41 @@ enum OneOrMany {
     None,
 }
 
-/// The TOML file: the same keys as the flags, all optional.
+/// The TOML file: the same keys as the flags, all optional. Keys may be written with `_`
+/// or `-` (the `[store]` table uses `-`).
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     #[serde(default)]
     listen: OneOrMany,
     root: Option<PathBuf>,
+    #[serde(alias = "port-mode")]
     port_mode: Option<String>,
+    #[serde(alias = "port-range")]
     port_range: Option<String>,
+    #[serde(alias = "blksize-max")]
     blksize_max: Option<u16>,
+    #[serde(alias = "windowsize-max")]
     windowsize_max: Option<u16>,
     timeout: Option<f64>,
     retries: Option<u32>,
+    #[serde(alias = "first-block-retries")]
     first_block_retries: Option<u32>,
+    #[serde(alias = "max-sessions")]
     max_sessions: Option<usize>,
+    #[serde(alias = "per-client-max")]
     per_client_max: Option<u32>,
+    #[serde(alias = "write-enabled")]
     write_enabled: Option<bool>,
+    #[serde(alias = "case-insensitive")]
     case_insensitive: Option<bool>,
+    #[serde(alias = "metrics-listen")]
     metrics_listen: Option<String>,
+    #[serde(alias = "log-format")]
     log_format: Option<String>,
+    #[serde(alias = "drain-deadline")]
     drain_deadline: Option<f64>,
+    #[serde(alias = "recv-buffer")]
     recv_buffer: Option<usize>,
     /// Kea statistics polling (see `kea_stats::KeaConfig`).
     #[serde(default)]

@@ -245,3 +245,39 @@ async fn metrics_count_the_transfers_that_happened() {
     let phones = http_get(&maddr, "/api/v1/phones");
     assert!(phones.contains("001122334455"), "{phones}");
 }
+
+#[test]
+fn example_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tftp-sidecar.toml");
+    let (code, out, err) = run(
+        &[
+            "--config",
+            example,
+            "--root",
+            dir.path().to_str().unwrap(),
+            "--check-config",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("blksize_max: 1468"), "{out}");
+    // Kebab-case keys work at the top level too.
+    let f = dir.path().join("k.toml");
+    std::fs::write(&f, "blksize-max = 1000\nport-mode = \"single-port\"\n").unwrap();
+    let (code, out, err) = run(
+        &[
+            "--config",
+            f.to_str().unwrap(),
+            "--root",
+            dir.path().to_str().unwrap(),
+            "--check-config",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("blksize_max: 1000") && out.contains("SinglePort"),
+        "{out}"
+    );
+}

@@ -633,3 +633,37 @@ async fn shutdown_drains_then_aborts() {
     assert_eq!(stopper.await.unwrap(), 1);
     assert_eq!(events.outcomes()[0].1, Outcome::Aborted);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_client_port_with_a_new_request_is_served() {
+    let mut cfg = test_config();
+    cfg.timeout = Duration::from_secs(2);
+    let srv = start(
+        cfg,
+        MapSource::with(&[("a.cnf", pattern(600, 1)), ("b.cnf", pattern(100, 2))]),
+    )
+    .await;
+    let c = Client::new(srv.addr).await;
+    c.rrq(b"a.cnf", &[]).await;
+    let (_, tid_a) = c.recv(T).await.unwrap();
+    c.ack(1, tid_a).await;
+    // DATA 2 (the last) arrives; its ACK is "lost", so the first session is still live.
+    assert_eq!(data_of(&c.recv(T).await.unwrap().0), (2, 88));
+    // Same request again: a retransmission, ignored.
+    c.rrq(b"a.cnf", &[]).await;
+    // A new request from the same port: served at once by a new session.
+    c.rrq(b"b.cnf", &[]).await;
+    let (p, tid_b) = c.recv(T).await.unwrap();
+    assert_ne!(tid_a, tid_b);
+    assert_eq!(
+        p,
+        Packet::Data {
+            block: 1,
+            data: pattern(100, 2).into()
+        }
+    );
+    c.ack(1, tid_b).await;
+    c.ack(2, tid_a).await;
+    wait_idle(&srv).await;
+    assert_eq!(srv.events.outcomes().len(), 2);
+}
