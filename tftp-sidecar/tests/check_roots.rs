@@ -193,3 +193,23 @@ fn binary_load_file_and_unreadable_root() {
     assert_eq!(code, 2);
     assert!(err.contains("nope"), "{err}");
 }
+
+#[test]
+fn case_insensitive_lookup_matches_the_server_option() {
+    let d = tempfile::tempdir().unwrap();
+    good_root(d.path());
+    // A load that spells an image in upper case, as some guides do.
+    let mut names: Vec<String> = IMAGES.iter().map(|s| s.to_string()).collect();
+    names[4] = "JAR41SIP.9-4-2ES26.SBN".into();
+    let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    fs::write(
+        d.path().join(format!("{SIP41}.loads")),
+        load_text(SIP41, &refs),
+    )
+    .unwrap();
+    let (code, out, _) = check(d.path(), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("JAR41SIP.9-4-2ES26.SBN missing"), "{out}");
+    let (code, out, _) = check(d.path(), &["--case-insensitive"]);
+    assert_eq!(code, 0, "{out}");
+}
