@@ -74,6 +74,7 @@ config() {
   "interfaces-config": {"interfaces": ["ckb0"]},
   "lease-database": {"type": "memfile", "persist": false, "lfc-interval": 0},
   "valid-lifetime": 3600,
+  "expired-leases-processing": {"reclaim-timer-wait-time": 0, "flush-reclaimed-timer-wait-time": 0},
   $extra
   "subnet4": [{"id": 1, "subnet": "10.77.0.0/16", "pools": [{"pool": "10.77.1.0 - 10.77.250.255"}]}],
   "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "$WORK/kea.log"}]}]
@@ -120,27 +121,41 @@ perf() { # perfdhcp arguments...; its report on stdout (its exit status says "dr
   ip netns exec ckb-cli perfdhcp -4 -l 10.77.0.2 -o "60,$VENDOR_HEX" "$@" 10.77.0.1 2>&1 || true
 }
 
-# Prints instructions per DORA for a variant.
+# Prints instructions per DORA for a variant: callgrind's total over the measured phase
+# divided by the exchanges that completed. Under contention Kea-under-valgrind can fall behind
+# perfdhcp; a phase with more than 1 % lost is measured again at half the rate.
 instructions_per_dora() {
-  start_kea "$1" callgrind
-  perf -r 100 -n 300 -R 300 -b mac=02:00:00:00:00:00 >/dev/null
-  callgrind_control -d >/dev/null 2>&1
-  local out
-  out=$(perf -r 50 -n "$EXCHANGES" -R "$EXCHANGES" -b mac=02:10:00:00:00:00)
-  callgrind_control -d >/dev/null 2>&1
-  sleep 1
-  local acks
-  acks=$(printf '%s\n' "$out" | awk '/REQUEST-ACK/{ra=1} ra && /received packets:/{print $3; exit}')
-  stop_kea
-  # The last dump holds the measured phase.
-  local last total
-  last=$(ls -1 "$WORK"/callgrind.out.* | sort -V | tail -n 1)
-  total=$(awk '/^(summary|totals):/{print $2; exit}' "$last")
-  if [ -n "${KEEP_WORK:-}" ]; then mkdir -p "$WORK/$1" && cp "$last" "$WORK/$1/"; fi
-  if [ "${acks:-0}" -lt "$EXCHANGES" ]; then
-    echo "bench: $1: only ${acks:-0} of $EXCHANGES exchanges completed under callgrind" >&2
-  fi
-  echo $(( total / EXCHANGES ))
+  local variant=$1 rate=50 attempt
+  for attempt in 1 2 3; do
+    start_kea "$variant" callgrind
+    perf -r 100 -n 300 -R 300 -b mac=02:00:00:00:00:00 >/dev/null
+    callgrind_control -d >/dev/null 2>&1
+    local out acks last total
+    out=$(perf -r "$rate" -n "$EXCHANGES" -R "$EXCHANGES" -b mac=02:10:00:00:00:00)
+    callgrind_control -d >/dev/null 2>&1
+    sleep 1
+    acks=$(printf '%s\n' "$out" | awk '/REQUEST-ACK/{ra=1} ra && /received packets:/{print $3; exit}')
+    stop_kea
+    # Dumps are numbered .1, .2: the last one is the measured phase.
+    last=$(ls -1 "$WORK"/callgrind.out.*.* | sort -V | tail -n 1)
+    total=$(awk '/^(summary|totals):/{print $2; exit}' "$last")
+    if [ -n "${KEEP_WORK:-}" ]; then mkdir -p "$WORK/$variant" && cp "$last" "$WORK/$variant/"; fi
+    if [ "${acks:-0}" -ge $(( EXCHANGES * 99 / 100 )) ]; then
+      if [ "$variant" = hook ]; then
+        # The hook's own share: everything under its pkt4_send export (Kea's callout
+        # plumbing around it is in the total, not here).
+        callgrind_annotate --inclusive=yes "$last" 2>/dev/null \
+          | awk -v n="$acks" '/exports.rs:pkt4_send /{gsub(",", "", $1); print int($1 / n); exit}' \
+          > "$WORK/hook-own"
+      fi
+      echo $(( total / acks ))
+      return 0
+    fi
+    echo "bench: $variant: ${acks:-0} of $EXCHANGES exchanges completed at $rate/s; again slower" >&2
+    rate=$(( rate / 2 ))
+  done
+  echo "bench: $variant: could not complete $EXCHANGES exchanges under callgrind" >&2
+  exit 1
 }
 
 rate() { # prints DORA/s sustained for a variant
@@ -153,23 +168,35 @@ rate() { # prints DORA/s sustained for a variant
 
 echo "kea-hook benchmark: $(kea-dhcp4 -v) on $(nproc) cores, $EXCHANGES DORA exchanges per variant"
 declare -A INS RATE
-for v in ${VARIANTS:-none class flex hook}; do
+VARIANTS=${VARIANTS:-none class flex hook}
+for v in $VARIANTS; do
   INS[$v]=$(instructions_per_dora $v)
   echo "  callgrind  $v: ${INS[$v]} instructions per DORA"
 done
+# Wall-clock rates drift with whatever else the machine does: alternate the two variants
+# three times and keep each one's median.
+declare -A RUNS
+for round in 1 2 3; do
+  for v in none hook; do
+    r=$(rate $v)
+    RUNS[$v]="${RUNS[$v]:-} $r"
+    echo "  perfdhcp   $v (round $round): $r DORA/s"
+  done
+done
 for v in none hook; do
-  RATE[$v]=$(rate $v)
-  echo "  perfdhcp   $v: ${RATE[$v]} DORA/s"
+  RATE[$v]=$(printf '%s\n' ${RUNS[$v]} | sort -g | sed -n 2p)
 done
 
 added() { echo $(( INS[$1] - INS[none] )); }
+[ -s "$WORK/hook-own" ] && echo "  of which inside the hook's pkt4_send (shim + Rust): $(cat "$WORK/hook-own") instructions per DORA"
 echo
 echo "| configuration | instructions / DORA | added over no hook |"
 echo "| --- | --- | --- |"
-for v in none class flex hook; do
+for v in $VARIANTS; do
   printf '| %s | %s | %s |\n' "$v" "${INS[$v]}" "$([ $v = none ] && echo - || echo "+$(added $v)")"
 done
 echo
+[ "$VARIANTS" = "none class flex hook" ] || exit 0
 python3 - "${INS[none]}" "${INS[class]}" "${INS[flex]}" "${INS[hook]}" "${RATE[none]}" "${RATE[hook]}" <<'PY'
 import sys
 none, cls, flex, hook = map(int, sys.argv[1:5])
