@@ -6,6 +6,7 @@ Needs root, Debian's kea-dhcp4-server and cargo (scripts/setup.sh installs them)
 build runs once per session (see `built_debs`); later sessions reuse target/release.
 """
 
+import atexit
 import contextlib
 import fcntl
 import functools
@@ -16,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,8 +64,10 @@ def run(cmd, check=True, timeout=120, **kw):
 
 @functools.lru_cache(maxsize=None)
 def build_debs():
-    """Release build + both .deb files, once per session (shared with test_ansible*.py)."""
-    out = REPO / "target" / "debian"
+    """Release build + both .deb files, once per session (shared with test_ansible*.py).
+    The .debs go to a private directory, so another session's build cannot change them."""
+    out = Path(tempfile.mkdtemp(prefix="cisco-tftp-debs-"))
+    atexit.register(shutil.rmtree, out, True)
     r = run([str(REPO / "packaging" / "build-debs.sh"), str(out)], timeout=3600, cwd=REPO)
     debs = {}
     for line in r.stdout.split():
