@@ -217,6 +217,19 @@ def test_bad_variable_fails_with_argument_spec_message(machine):
     assert "cisco_tftp_sidecar_port_mode must be one of" in r.stdout, r.stdout
 
 
+def test_check_mode_on_a_fresh_host_changes_nothing(machine):
+    """--check --diff before anything is installed: succeeds, shows the changes, makes none."""
+    if installed(HOOK_PKG) or installed(SIDECAR_PKG):
+        pytest.skip("the packages are already installed on this machine")
+    before = KEA_CONF.read_bytes() if KEA_CONF.exists() else None
+    r = playbook(machine["tmp"], site_vars(machine), "--check", "--diff")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert recap(r)["changed"] > 0
+    assert (KEA_CONF.read_bytes() if KEA_CONF.exists() else None) == before
+    assert not installed(HOOK_PKG) and not installed(SIDECAR_PKG)
+    assert not Path("/etc/tftp-sidecar").exists() and sidecar_pid() is None
+
+
 def test_site_playbook_installs_merges_reloads_and_starts(machine, live_kea):
     tmp = machine["tmp"]
     pid_before = live_kea.proc.pid
