@@ -73,5 +73,6 @@ def test_control_socket_path():
 
 def test_flavour_names():
     names = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["cisco_tftp_kea_hook__flavors"]
-    assert names["debian"] == {"package": "kea-dhcp4-server", "service": "kea-dhcp4-server"}
-    assert names["isc"] == {"package": "isc-kea-dhcp4-server", "service": "isc-kea-dhcp4"}
+    assert names["debian"] == {"package": "kea-dhcp4-server", "services": ["kea-dhcp4-server"]}
+    assert names["isc"] == {"package": "isc-kea-dhcp4-server",
+                            "services": ["isc-kea-dhcp4", "isc-kea-dhcp4-server"]}

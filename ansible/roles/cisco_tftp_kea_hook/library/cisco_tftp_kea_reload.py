@@ -13,7 +13,7 @@ description:
 options:
   config_file: {description: Kea's live configuration file., type: path, required: true}
   control_socket: {description: Path of the unix control socket; empty for none., type: str, default: ""}
-  service: {description: The systemd service running kea-dhcp4., type: str, default: kea-dhcp4-server}
+  services: {description: The systemd services that may run kea-dhcp4; the first active one is signalled., type: list, elements: str, default: [kea-dhcp4-server]}
   systemd: {description: Whether systemd is the service manager., type: bool, default: false}
   pid_file: {description: Kea's pid file, used without systemd., type: path, default: /run/kea/kea-dhcp4.kea-dhcp4.pid}
   backup_file: {description: The previous configuration, restored if Kea refuses the new one., type: str, default: ""}
@@ -70,7 +70,7 @@ def main():
         argument_spec=dict(
             config_file=dict(type="path", required=True),
             control_socket=dict(type="str", default=""),
-            service=dict(type="str", default="kea-dhcp4-server"),
+            services=dict(type="list", elements="str", default=["kea-dhcp4-server"]),
             systemd=dict(type="bool", default=False),
             pid_file=dict(type="path", default="/run/kea/kea-dhcp4.kea-dhcp4.pid"),
             backup_file=dict(type="str", default=""),
@@ -98,13 +98,13 @@ def main():
                 r2, t2 = answer_of(kea_command(sock, "config-reload", p["timeout"]))
                 msg += f". Restored {p['backup_file']} and reloaded it: result {r2} ({t2})"
             m.fail_json(msg=msg, method="control-socket")
-    if p["systemd"]:
-        rc, out, _err = m.run_command(["systemctl", "is-active", p["service"]])
+    for service in p["services"] if p["systemd"] else []:
+        rc, out, _err = m.run_command(["systemctl", "is-active", service])
         if rc == 0 and out.strip() == "active":
             if not m.check_mode:
-                m.run_command(["systemctl", "kill", "--signal=SIGHUP", "--kill-whom=main", p["service"]],
+                m.run_command(["systemctl", "kill", "--signal=SIGHUP", "--kill-whom=main", service],
                               check_rc=True)
-            m.exit_json(changed=True, method="systemd SIGHUP")
+            m.exit_json(changed=True, method="systemd SIGHUP", service=service)
     pid = pid_alive(p["pid_file"])
     if pid:
         if not m.check_mode:
