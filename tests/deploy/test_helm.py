@@ -554,6 +554,9 @@ def test_security_contexts(chart, ci):
         # no_new_privs would block: escalation is allowed exactly when something is added.
         assert sc["allowPrivilegeEscalation"] is bool(added)
         assert "runAsUser" not in sc or sc["runAsUser"] != 0
+        # Only the images' *-caps copies carry file capabilities; a plain binary would not get
+        # the added ones, and a *-caps one cannot start when nothing is added.
+        assert c["command"][0].endswith("-caps") is bool(added), f"{mode}/{name}: {c['command']}"
 
 
 @ci_params()
