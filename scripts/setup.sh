@@ -13,6 +13,8 @@ PACKAGES=(
   iproute2 tftpd-hpa tftp-hpa atftp dnsmasq-base curl
   # Prometheus for the dashboard tests; valgrind for the instruction-count benchmark.
   prometheus valgrind python3 python3-venv
+  # Package and Ansible tests: dpkg-deb/readelf, systemd-analyze, the apt module's bindings.
+  dpkg-dev binutils systemd python3-apt
 )
 
 SUDO=""
