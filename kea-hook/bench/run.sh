@@ -145,7 +145,7 @@ instructions_per_dora() {
         # The hook's own share: everything under its pkt4_send export (Kea's callout
         # plumbing around it is in the total, not here).
         callgrind_annotate --inclusive=yes "$last" 2>/dev/null \
-          | awk -v n="$acks" '/exports.rs:pkt4_send /{gsub(",", "", $1); print int($1 / n); exit}' \
+          | awk -v n="$acks" '/exports\.rs:pkt4_send( |$)/ && !/=>/{gsub(",", "", $1); print int($1 / n); exit}' \
           > "$WORK/hook-own"
       fi
       echo $(( total / acks ))

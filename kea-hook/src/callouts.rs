@@ -24,7 +24,8 @@ pub fn subnet4_select(handle: &CalloutHandle) -> i32 {
 pub fn pkt4_send(handle: &CalloutHandle) -> i32 {
     state::with_current(|s| {
         // The MAC is only for the debug log line.
-        let Some(view) = handle.pkt4_send_view(s.wants_subnet_id, kea::log_enabled(Level::Debug)) else {
+        let Some(view) = handle.pkt4_send_view(s.wants_subnet_id, kea::log_enabled(Level::Debug))
+        else {
             state::count_contained_error();
             return;
         };
@@ -61,16 +62,27 @@ fn apply(s: &HookState, view: &Pkt4SendView<'_>) {
             log_skip(view, "no server list applies", s.engine.family_name(family));
         }
         Decision::Send(answer) => {
-            let mut ok = view.replace_option(OPTION_150, answer.option150);
-            if let Some(opt66) = answer.option66 {
-                ok &= view.replace_option(OPTION_66, opt66);
-            }
+            let ok = match s.options.get(answer.list_id) {
+                Some(prebuilt) => {
+                    view.replace_option_shared(&prebuilt.option150)
+                        & prebuilt
+                            .option66
+                            .as_ref()
+                            .is_none_or(|o| view.replace_option_shared(o))
+                }
+                // Not reached (every list has its options), but the bytes are at hand.
+                None => {
+                    view.replace_option(OPTION_150, answer.option150)
+                        & answer
+                            .option66
+                            .is_none_or(|o| view.replace_option(OPTION_66, o))
+                }
+            };
             if !ok {
                 state::count_contained_error();
                 return;
             }
             s.counters.sent(answer.family);
-            s.stats.sent.add(1);
             if let Some(stat) = s.stats.sent_by_family.get(answer.family.index()) {
                 stat.add(1);
             }

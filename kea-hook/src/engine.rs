@@ -36,6 +36,8 @@ pub struct Answer<'a> {
     pub kind: Kind,
     /// Model as sent by the client, borrowed from the request's vendor class.
     pub model: Option<&'a str>,
+    /// Which of [`Engine::lists`] this is.
+    pub list_id: usize,
     pub servers: &'a [Ipv4Addr],
     /// Option 150 payload.
     pub option150: &'a [u8],
@@ -148,6 +150,7 @@ impl Engine {
                 family: phone.family,
                 kind: phone.kind,
                 model: phone.model,
+                list_id: r.list.id,
                 servers: &r.list.servers,
                 option150: &r.list.option150,
                 option66: r.list.option66.as_deref(),
@@ -157,6 +160,11 @@ impl Engine {
     }
 
     /// Whether any site matches by subnet id (else the edge need not note the subnet).
+    /// Every server list, in `list_id` order.
+    pub fn lists(&self) -> impl Iterator<Item = &crate::policy::ServerList> {
+        self.policy.lists()
+    }
+
     pub fn uses_subnet_ids(&self) -> bool {
         self.config.sites.iter().any(|s| !s.subnet_ids.is_empty())
     }

@@ -128,6 +128,36 @@ impl<'h> Pkt4SendView<'h> {
     }
 }
 
+impl<'h> Pkt4SendView<'h> {
+    /// Like [`Self::replace_option`] with an option built once at load.
+    pub fn replace_option_shared(&self, option: &SharedOption) -> bool {
+        // SAFETY: `response` is non-null and alive; the option outlives the call.
+        unsafe { sys::ck_pkt4_replace_option_shared(self.raw.response, option.0.as_ptr()) == 0 }
+    }
+}
+
+/// A Kea option built once (at load) and added to every response that needs it.
+pub struct SharedOption(std::ptr::NonNull<sys::ck_option>);
+
+// SAFETY: never modified after creation; Kea only reads it when packing, and its reference
+// count is atomic.
+unsafe impl Send for SharedOption {}
+unsafe impl Sync for SharedOption {}
+
+impl SharedOption {
+    pub fn new(code: u16, data: &[u8]) -> Option<SharedOption> {
+        let raw = unsafe { sys::ck_option_new(code, data.as_ptr(), data.len()) };
+        std::ptr::NonNull::new(raw).map(SharedOption)
+    }
+}
+
+impl Drop for SharedOption {
+    fn drop(&mut self) {
+        // Responses still holding it keep the option itself alive (shared_ptr).
+        unsafe { sys::ck_option_free(self.0.as_ptr()) }
+    }
+}
+
 fn nonzero_addr(host_order: u32) -> Option<Ipv4Addr> {
     (host_order != 0).then(|| Ipv4Addr::from(host_order))
 }

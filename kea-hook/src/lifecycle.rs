@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::counters::Counters;
 use crate::engine::Engine;
 use crate::kea::{self, Level, LibraryHandle};
-use crate::state::{self, HookState, Stats};
+use crate::state::{self, HookState, ListOptions, Stats};
 use crate::{counters, exports};
 
 pub const CONFIG_GET: &std::ffi::CStr = c"cisco-tftp-config-get";
@@ -56,7 +56,10 @@ pub fn load(handle: &LibraryHandle) -> i32 {
     // then keeps that hook point free for everyone else.
     let wants_subnet_id = engine.uses_subnet_ids();
     if wants_subnet_id && !handle.register_callout(c"subnet4_select", exports::subnet4_select) {
-        kea::log(Level::Error, "cisco-tftp: could not register the subnet4_select callout");
+        kea::log(
+            Level::Error,
+            "cisco-tftp: could not register the subnet4_select callout",
+        );
         return 1;
     }
 
@@ -70,6 +73,29 @@ pub fn load(handle: &LibraryHandle) -> i32 {
         return 1;
     }
 
+    let mut options = Vec::new();
+    for list in engine.lists() {
+        let option150 = kea::SharedOption::new(150, &list.option150);
+        let option66 = list
+            .option66
+            .as_ref()
+            .map(|o| kea::SharedOption::new(66, o));
+        match (option150, option66) {
+            (Some(option150), None) => options.push(ListOptions {
+                option150,
+                option66: None,
+            }),
+            (Some(option150), Some(Some(o66))) => options.push(ListOptions {
+                option150,
+                option66: Some(o66),
+            }),
+            _ => {
+                kea::log(Level::Error, "cisco-tftp: could not build the options");
+                return 1;
+            }
+        }
+    }
+
     install_panic_hook();
     let summary = engine.summary();
     let counters = Counters::new(&engine);
@@ -77,6 +103,7 @@ pub fn load(handle: &LibraryHandle) -> i32 {
         engine,
         counters,
         stats,
+        options,
         wants_subnet_id,
     })));
     kea::log(Level::Info, &format!("cisco-tftp: loaded: {summary}"));
@@ -104,14 +131,19 @@ fn precreate_family_stat(family: &str) -> bool {
 
 fn make_stats(engine: &Engine) -> Option<Stats> {
     let stat = |name: &str, at_zero: bool| {
-        kea::Stat::new(&CString::new(name).expect("statistic names have no NUL"), at_zero)
+        kea::Stat::new(
+            &CString::new(name).expect("statistic names have no NUL"),
+            at_zero,
+        )
     };
     let mut sent_by_family = Vec::new();
     for (_, family) in engine.families() {
-        sent_by_family.push(stat(&counters::stat_sent_family(family), precreate_family_stat(family))?);
+        sent_by_family.push(stat(
+            &counters::stat_sent_family(family),
+            precreate_family_stat(family),
+        )?);
     }
     Some(Stats {
-        sent: stat(counters::STAT_SENT, true)?,
         sent_by_family,
         skipped_family_disabled: stat(counters::STAT_SKIPPED_FAMILY_DISABLED, true)?,
         skipped_no_policy: stat(counters::STAT_SKIPPED_NO_POLICY, true)?,

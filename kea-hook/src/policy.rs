@@ -19,6 +19,8 @@ use crate::matching::{FamilyId, Matcher};
 /// A resolved list with its wire encodings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerList {
+    /// Position in [`Policy::lists`]: lets the FFI edge keep one prebuilt Kea option per list.
+    pub id: usize,
     pub servers: Vec<Ipv4Addr>,
     /// Option 150 payload (4 bytes a server).
     pub option150: Vec<u8>,
@@ -37,6 +39,7 @@ impl ServerList {
             n => encoding::option66(n),
         });
         Ok(ServerList {
+            id: 0, // numbered by Policy::build
             servers: servers.to_vec(),
             option150,
             option66,
@@ -52,6 +55,20 @@ struct Lists {
 }
 
 impl Lists {
+    fn all_mut(&mut self) -> impl Iterator<Item = &mut ServerList> {
+        self.servers
+            .iter_mut()
+            .chain(self.families.iter_mut().map(|(_, _, l)| l))
+            .chain(self.models.iter_mut().map(|(_, l)| l))
+    }
+
+    fn all(&self) -> impl Iterator<Item = &ServerList> {
+        self.servers
+            .iter()
+            .chain(self.families.iter().map(|(_, _, l)| l))
+            .chain(self.models.iter().map(|(_, l)| l))
+    }
+
     /// `option66`: `None` = option 66 off; `Some("")` = first server as text; else the name.
     fn build(
         cfg: &ServerLists,
@@ -216,7 +233,22 @@ impl Policy {
                 lists: Lists::build(&s.lists, matcher, name, &format!("sites[{i}]"))?,
             });
         }
-        Ok(Policy { sites, global })
+        let mut policy = Policy { sites, global };
+        let lists = policy
+            .global
+            .all_mut()
+            .chain(policy.sites.iter_mut().flat_map(|s| s.lists.all_mut()));
+        for (id, list) in lists.enumerate() {
+            list.id = id;
+        }
+        Ok(policy)
+    }
+
+    /// Every list, in `id` order (global first, then each site's).
+    pub fn lists(&self) -> impl Iterator<Item = &ServerList> {
+        self.global
+            .all()
+            .chain(self.sites.iter().flat_map(|s| s.lists.all()))
     }
 
     pub fn sites(&self) -> &[Site] {
@@ -444,6 +476,22 @@ mod tests {
             resolve(&p, Some("8841"), F88, at(Some(1), None, None)),
             "site a, model 8841 -> 10.1.0.1"
         );
+    }
+
+    #[test]
+    fn lists_are_numbered_in_the_order_lists_gives() {
+        let cfg = crate::config::parse(
+            r#"{"servers": ["10.0.0.1"], "families": {"88xx": ["10.0.0.2"]},
+                "sites": [{"name": "a", "relays": ["10.9.0.1"], "servers": ["10.0.0.3"],
+                           "models": {"7941G": ["10.0.0.4"]}}]}"#,
+        )
+        .unwrap();
+        let matcher = Matcher::new(&cfg.patterns, &cfg.disabled_families).unwrap();
+        let p = Policy::build(&cfg, &matcher).unwrap();
+        let ids: Vec<usize> = p.lists().map(|l| l.id).collect();
+        assert_eq!(ids, [0, 1, 2, 3]);
+        let firsts: Vec<u8> = p.lists().map(|l| l.servers[0].octets()[3]).collect();
+        assert_eq!(firsts, [1, 2, 3, 4]);
     }
 
     #[test]

@@ -15,13 +15,19 @@ pub struct HookState {
     pub engine: Engine,
     pub counters: Counters,
     pub stats: Stats,
+    /// One prebuilt option 150 (and 66) per server list, indexed by `Answer::list_id`.
+    pub options: Vec<ListOptions>,
     /// Only then does pkt4_send look up the subnet noted by subnet4_select.
     pub wants_subnet_id: bool,
 }
 
+pub struct ListOptions {
+    pub option150: kea::SharedOption,
+    pub option66: Option<kea::SharedOption>,
+}
+
 /// The hook's Kea statistics, names made once at load (not per packet).
 pub struct Stats {
-    pub sent: kea::Stat,
     /// Indexed like the engine's family table.
     pub sent_by_family: Vec<kea::Stat>,
     pub skipped_family_disabled: kea::Stat,

@@ -202,6 +202,10 @@ struct ck_stat {
     std::string name;
 };
 
+struct ck_option {
+    dhcp::OptionPtr option;
+};
+
 extern "C" {
 
 ck_stat* ck_stat_new(const char* name, int create_at_zero) {
@@ -221,6 +225,32 @@ ck_stat* ck_stat_new(const char* name, int create_at_zero) {
 }
 
 void ck_stat_free(ck_stat* stat) { delete stat; }
+
+ck_option* ck_option_new(uint16_t code, const uint8_t* data, size_t len) {
+    try {
+        dhcp::OptionBuffer buf(data, data + len);
+        return new ck_option{dhcp::OptionPtr(new dhcp::Option(dhcp::Option::V4, code, buf))};
+    } catch (const std::exception& ex) {
+        log_exception("ck_option_new", ex.what());
+    } catch (...) {
+        log_exception("ck_option_new", "unknown exception");
+    }
+    return nullptr;
+}
+
+void ck_option_free(ck_option* option) { delete option; }
+
+int ck_pkt4_replace_option_shared(ck_pkt4* pkt, const ck_option* option) {
+    return guarded("ck_pkt4_replace_option_shared", [&] {
+        dhcp::Pkt4* response = reinterpret_cast<dhcp::Pkt4*>(pkt);
+        uint16_t code = option->option->getType();
+        // Options are a multimap: delete every copy so exactly one goes out.
+        while (response->delOption(code)) {
+        }
+        response->addOption(option->option);
+        return CK_OK;
+    });
+}
 
 int ck_stat_add_named(const char* name, int64_t value) {
     return guarded("ck_stat_add_named", [&] {

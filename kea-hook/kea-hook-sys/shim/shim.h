@@ -72,6 +72,14 @@ int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out
 /* Removes every instance of option `code` from `pkt`, then adds one with `data`. */
 int ck_pkt4_replace_option(ck_pkt4* pkt, uint16_t code, const uint8_t* data, size_t len);
 
+/* An option built once at load and shared by every response it goes into, as Kea shares the
+ * options of its own option-data (read-only once built; pack() only reads it). */
+typedef struct ck_option ck_option;
+ck_option* ck_option_new(uint16_t code, const uint8_t* data, size_t len); /* NULL on failure */
+void ck_option_free(ck_option* option);
+/* Removes every instance of the option's code from `pkt`, then adds the shared option. */
+int ck_pkt4_replace_option_shared(ck_pkt4* pkt, const ck_option* option);
+
 /* subnet4_select: remember the selected subnet's id in the per-request context. */
 int ck_subnet4_select_remember(ck_callout_handle* h);
 

@@ -3,6 +3,11 @@
 //! Everything here is `unsafe` and mirrors the C header one to one; the safe wrappers live in
 //! the `kea-hook` crate's `kea` module.
 
-#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, dead_code)]
+#![allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    dead_code
+)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
