@@ -2,7 +2,7 @@
 # they need first (scripts/setup.sh is idempotent).
 CARGO ?= cargo
 
-.PHONY: setup build demo test bench bench-hook fmt clippy
+.PHONY: setup build demo test bench bench-hook bench-tftp bench-storm fmt clippy
 
 setup:
 	./scripts/setup.sh
@@ -20,10 +20,17 @@ test: build
 	$(CARGO) test --workspace --no-fail-fast
 	@if ls tests/deploy/test_*.py >/dev/null 2>&1; then .venv/bin/pytest -q tests/deploy; fi
 
-bench: bench-hook
+# Benchmarks print ratios against the peers measured in the same run (not timed tests).
+bench: bench-hook bench-tftp
 
 bench-hook: setup
-	./kea-hook/bench/run.sh
+	./kea-hook/bench/run.sh --exchanges 2000
+
+bench-tftp: setup
+	./tftp-sidecar/bench/run.sh
+
+bench-storm: setup
+	./scripts/bench-storm.sh
 
 fmt:
 	$(CARGO) fmt --all
