@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The README's first command (via `make demo`): Kea with the cisco-tftp hook in a network
-# namespace, simulated phones (and a PC) asking it for DHCP, the option 150 each one got,
-# the hook's dry run and statistics over Kea's control socket. Removes everything it made.
+# The README's first command (via `make demo`): Kea with the cisco-tftp hook and tftp-sidecar
+# in a network namespace; simulated phones (and a PC) ask for DHCP and get option 150; the
+# hook's dry run and statistics; then phones of four models boot for real from the sidecar
+# (trust lists, config, load, firmware images: placeholder files with Cisco's names and sizes),
+# one of them stuck on a missing image; the firmware check that would have caught it; and where
+# the metrics are. Removes everything it made.
+#   DEMO_LOAD_BYTES=300000 make demo    # smaller firmware (default 7100000, as in the field)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,12 +13,15 @@ cd "$(dirname "$0")/.."
 
 HOOK=$PWD/target/debug/libdhcp_cisco_tftp.so
 SIM=$PWD/target/debug/phone-sim
-[ -f "$HOOK" ] && [ -x "$SIM" ] || { echo "demo: build first: make build" >&2; exit 1; }
+SIDECAR=$PWD/target/debug/tftp-sidecar
+[ -f "$HOOK" ] && [ -x "$SIM" ] && [ -x "$SIDECAR" ] || { echo "demo: build first: make build" >&2; exit 1; }
+LOAD_BYTES=${DEMO_LOAD_BYTES:-7100000}
 
 WORK=$(mktemp -d /tmp/cisco-tftp-demo.XXXXXX)
 SRV=ctdemo-srv PHONES=ctdemo-phones BRANCH=ctdemo-branch
-KEA_PID=
+KEA_PID= SIDECAR_PID=
 cleanup() {
+  [ -n "$SIDECAR_PID" ] && kill "$SIDECAR_PID" 2>/dev/null && wait "$SIDECAR_PID" 2>/dev/null || true
   [ -n "$KEA_PID" ] && kill "$KEA_PID" 2>/dev/null && wait "$KEA_PID" 2>/dev/null || true
   for ns in $SRV $PHONES $BRANCH; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$WORK"
@@ -139,6 +146,85 @@ for name in sorted(args):
         print(f"  {name:45} {args[name][0][0]}")
 '
 
+step "An example TFTP root: placeholder firmware with Cisco's file names and sizes"
+# One phone's config names a load whose first image was never copied to the server: the
+# classic "stuck on Upgrading".
+"$SIM" firmware "$WORK/tftp" --load-bytes "$LOAD_BYTES" \
+  --phone 7941=00:1e:4a:79:41:01,7961=00:1e:4a:79:61:01,8841=00:1e:4a:88:41:01,7921=00:1e:4a:79:21:01 \
+  --broken-phone 7941=00:1e:4a:79:41:ee | sed 's/^/  /'
+echo "  (never Cisco's binaries: every image is filler headed 'cisco-tftp placeholder image')"
+
+step "tftp-sidecar check: would every phone find its firmware?"
+set +e
+"$SIDECAR" check "$WORK/tftp" --model 7941,7961,8841,7921 | sed 's/^/  /'
+rc=${PIPESTATUS[0]}
+set -e
+echo "  exit status $rc: the check names the missing image before any phone asks for it"
+
+step "tftp-sidecar in the server namespace: TFTP on port 69, metrics on 127.0.0.1:9169"
+# Option 150 points at 10.60.1.10/.11 (and .20 first for 88xx): all addresses of the server
+# namespace, where one sidecar listens on each of them (replies leave from the address the
+# phone asked). The branch's own server 10.62.0.5 is down: branch phones move on to the next
+# server of their list, across the WAN link.
+for a in 10.60.1.10 10.60.1.11 10.60.1.20; do ip -n $SRV addr add $a/24 dev srv-lan; done
+ip -n $BRANCH route add 10.60.1.0/24 via 10.60.9.1
+cat > "$WORK/sidecar.toml" <<TOML
+root = "$WORK/tftp"
+listen = ["10.60.1.10:69", "10.60.1.11:69", "10.60.1.20:69"]
+metrics_listen = "127.0.0.1:9169"
+
+[kea]
+control-socket = "$WORK/kea.sock"
+poll-interval = 1.0
+TOML
+sed 's/^/  /' "$WORK/sidecar.toml"
+ip netns exec $SRV "$SIDECAR" --config "$WORK/sidecar.toml" >"$WORK/sidecar.log" 2>&1 &
+SIDECAR_PID=$!
+for _ in $(seq 1 50); do
+  ip netns exec $SRV curl -sf http://127.0.0.1:9169/readyz >/dev/null 2>&1 && break; sleep 0.1
+done
+ip netns exec $SRV curl -sf http://127.0.0.1:9169/readyz >/dev/null \
+  || { echo "demo: the sidecar did not start:"; cat "$WORK/sidecar.log"; exit 1; }
+echo "  ready"
+
+step "Phones boot: DHCP, then TFTP like a 79xx (512-byte blocks, no options)"
+echo "  On the LAN: 7941, 7961, 8841, and a 7941 whose load names a missing image"
+set +e
+"$SIM" --netns $PHONES boot --iface eth0 \
+  --phone 7941=00:1e:4a:79:41:01,7961=00:1e:4a:79:61:01,8841=00:1e:4a:88:41:01,7941=00:1e:4a:79:41:ee \
+  2>&1 | sed 's/^/  /'
+echo
+echo "  At the branch, behind relay 10.62.0.1: a 7921 whose first server (10.62.0.5) is down"
+"$SIM" --netns $BRANCH boot --relay 10.62.0.1 --server 10.60.9.1 \
+  --phone 7921=00:1e:4a:79:21:01 --timeout-ms 250 --retries 1 --file-attempts 1 2>&1 | sed 's/^/  /'
+set -e
+
+sleep 1.2   # one more poll of Kea's statistics
+step "What the sidecar saw: GET /api/v1/phones (a phone stuck on a missing file shows here)"
+ip netns exec $SRV curl -s http://127.0.0.1:9169/api/v1/phones > "$WORK/phones.json"
+python3 - "$WORK/phones.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+print(f"  {'mac':14} {'address':13} {'last file':32} {'outcome':10} {'firmware bytes':>14}")
+for p in t["phones"]:
+    print(f"  {p['mac']:14} {p['address']:13} {p['last_file']:32} {p['last_outcome']:10} {p['firmware_bytes']:>14}")
+PY
+
+step "GET /metrics: both sides of a boot in one scrape (lines of interest, non-zero)"
+ip netns exec $SRV curl -s http://127.0.0.1:9169/metrics | grep -E \
+  '^tftp_(kea_up|kea_option150_sent_total|kea_packets_total|transfers_completed_total|transfers_failed_total|bytes_sent_total|phones_tracked|phones_unfinished)' \
+  | awk '$2 != 0 || /kea_up/' | sed 's/^/  /'
+
+step "Where the metrics are"
+echo "  Here: inside namespace $SRV, http://127.0.0.1:9169/metrics and /api/v1/phones"
+echo "  (also /healthz, /readyz). In production: --metrics-listen 0.0.0.0:9169 (or"
+echo "  metrics_listen in the config file) and scrape it with Prometheus; [kea] control-socket"
+echo "  makes the same target carry Kea's and the hook's counters (tftp_kea_*)."
+echo "  Grafana: import helm/cisco-tftp/dashboards/cisco-tftp.json (uid cisco-tftp-boot)."
+echo "  Firmware check: tftp-sidecar check /srv/tftp (docs: tftp-sidecar/docs/firmware-check.md)."
+
 step "Done"
 echo "  Phones that are Cisco got option 150 as binary addresses (4 bytes each), in order;"
-echo "  the PC got none. Everything this demo created is being removed."
+echo "  the PC got none. Four phones booted from the sidecar; the one whose load names a"
+echo "  missing image failed, and the check, /api/v1/phones and the metrics all say which file."
+echo "  Everything this demo created is being removed."
