@@ -745,27 +745,8 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 /// name. Works on our placeholder text and on signed binary files alike (see
 /// `tftp-sidecar/docs/firmware-check.md`). Other `.loads` names are returned too.
 pub fn load_images(bytes: &[u8], own_name: &str) -> Vec<String> {
-    const EXTS: [&str; 7] = [".sbn", ".bin", ".zz", ".sgn", ".img", ".tar", ".loads"];
-    let is_name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+');
-    let mut out: Vec<String> = Vec::new();
-    for tok in bytes.split(|b| !is_name(*b)) {
-        if tok.len() < 5 || tok.len() > 128 || tok[0] == b'.' {
-            continue;
-        }
-        let s = String::from_utf8_lossy(tok).into_owned();
-        let lower = s.to_ascii_lowercase();
-        if !EXTS
-            .iter()
-            .any(|e| lower.ends_with(e) && lower.len() > e.len())
-        {
-            continue;
-        }
-        if s.eq_ignore_ascii_case(own_name) || out.contains(&s) {
-            continue;
-        }
-        out.push(s);
-    }
-    out
+    // The same rule `tftp-sidecar check` applies, so the simulator and the check agree.
+    tftp_sidecar::firmware_check::load_names(bytes, own_name)
 }
 
 /// Percentile (0..=100) of sorted values, nearest rank.
