@@ -30,7 +30,8 @@ done
 cargo build --release -p kea-hook >/dev/null
 HOOK=$PWD/target/release/libdhcp_cisco_tftp.so
 FLEX=$(kea-dhcp4 -W | awk '/Hooks directory/{print $3}')/libdhcp_flex_option.so
-VENDOR="Cisco Systems, Inc. IP Phone CP-7941G"
+# BENCH_VENDOR: another option 60 (e.g. "MSFT 5.0": the hook loaded but matching nothing).
+VENDOR=${BENCH_VENDOR:-"Cisco Systems, Inc. IP Phone CP-7941G"}
 VENDOR_HEX=$(printf '%s' "$VENDOR" | od -An -tx1 | tr -d ' \n')
 
 WORK=$(mktemp -d /tmp/ckbench.XXXXXX)
