@@ -30,6 +30,7 @@ done
 cargo build --release -p kea-hook >/dev/null
 HOOK=$PWD/target/release/libdhcp_cisco_tftp.so
 FLEX=$(kea-dhcp4 -W | awk '/Hooks directory/{print $3}')/libdhcp_flex_option.so
+MINIMAL_SRC=$PWD/kea-hook/bench/minimal_callout.cc
 # BENCH_VENDOR: another option 60 (e.g. "MSFT 5.0": the hook loaded but matching nothing).
 VENDOR=${BENCH_VENDOR:-"Cisco Systems, Inc. IP Phone CP-7941G"}
 VENDOR_HEX=$(printf '%s' "$VENDOR" | od -An -tx1 | tr -d ' \n')
@@ -42,6 +43,11 @@ cleanup() {
   if [ -n "${KEEP_WORK:-}" ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+
+# The floor: a minimal C++ pkt4_send callout doing the same job (see minimal_callout.cc).
+MINIMAL=$WORK/libminimal_callout.so
+g++ -std=c++17 -O2 -shared -fPIC -I/usr/include/kea -Wno-deprecated-declarations \
+  -o "$MINIMAL" "$MINIMAL_SRC" -lkea-dhcp++ -lkea-hooks -lkea-exceptions
 
 ip netns del ckb-srv 2>/dev/null || true
 ip netns del ckb-cli 2>/dev/null || true
@@ -60,6 +66,8 @@ config() {
   local extra=''
   case "$1" in
     none) ;;
+    minimal)
+      extra="\"hooks-libraries\": [{\"library\": \"$MINIMAL\"}]," ;;
     hook)
       extra="\"hooks-libraries\": [{\"library\": \"$HOOK\", \"parameters\": {\"servers\": [\"10.0.0.10\", \"10.0.0.11\"]}}]," ;;
     class)
@@ -169,7 +177,7 @@ rate() { # prints DORA/s sustained for a variant
 
 echo "kea-hook benchmark: $(kea-dhcp4 -v) on $(nproc) cores, $EXCHANGES DORA exchanges per variant"
 declare -A INS RATE
-VARIANTS=${VARIANTS:-none class flex hook}
+VARIANTS=${VARIANTS:-none class flex minimal hook}
 for v in $VARIANTS; do
   INS[$v]=$(instructions_per_dora $v)
   echo "  callgrind  $v: ${INS[$v]} instructions per DORA"
@@ -178,13 +186,13 @@ done
 # three times and keep each one's median.
 declare -A RUNS
 for round in 1 2 3; do
-  for v in none hook; do
+  for v in none minimal hook; do
     r=$(rate $v)
     RUNS[$v]="${RUNS[$v]:-} $r"
     echo "  perfdhcp   $v (round $round): $r DORA/s"
   done
 done
-for v in none hook; do
+for v in none minimal hook; do
   RATE[$v]=$(printf '%s\n' ${RUNS[$v]} | sort -g | sed -n 2p)
 done
 
@@ -197,16 +205,20 @@ for v in $VARIANTS; do
   printf '| %s | %s | %s |\n' "$v" "${INS[$v]}" "$([ $v = none ] && echo - || echo "+$(added $v)")"
 done
 echo
-[ "$VARIANTS" = "none class flex hook" ] || exit 0
-python3 - "${INS[none]}" "${INS[class]}" "${INS[flex]}" "${INS[hook]}" "${RATE[none]}" "${RATE[hook]}" <<'PY'
+[ "$VARIANTS" = "none class flex minimal hook" ] || exit 0
+python3 - "${INS[none]}" "${INS[class]}" "${INS[flex]}" "${INS[minimal]}" "${INS[hook]}" \
+  "${RATE[none]}" "${RATE[minimal]}" "${RATE[hook]}" <<'PY'
 import sys
-none, cls, flex, hook = map(int, sys.argv[1:5])
-r_none, r_hook = map(float, sys.argv[5:7])
+none, cls, flex, minimal, hook = map(int, sys.argv[1:6])
+r_none, r_min, r_hook = map(float, sys.argv[6:9])
 a = lambda x: x - none
 print(f"hook adds {a(hook)/1000:.1f} k instructions per DORA (target <= 20 k): "
       f"{'MET' if a(hook) <= 20000 else 'MISSED'}")
 print(f"ratio hook/option-def+class added cost: {a(hook)/max(a(cls),1):.2f}; "
-      f"hook/flex_option: {a(hook)/max(a(flex),1):.2f}")
+      f"hook/flex_option: {a(hook)/max(a(flex),1):.2f}; hook/minimal C++ callout: "
+      f"{a(hook)/max(a(minimal),1):.2f}")
+print(f"perfdhcp rate of a minimal C++ callout: {100.0 * r_min / r_none:.1f} % of no-hook "
+      "(what any pkt4_send callout costs here)")
 pct = 100.0 * r_hook / r_none if r_none else 0.0
 print(f"perfdhcp rate with hook: {pct:.1f} % of no-hook (target >= 97 %): "
       f"{'MET' if pct >= 97 else 'MISSED'} (wall-clock on shared cores is noisy; instructions are the firm figure)")
