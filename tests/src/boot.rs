@@ -694,49 +694,15 @@ fn del_addr(a: Ipv4Addr, dev: &str) -> io::Result<()> {
 /// `model` attribute matches, else the first one without a `model` attribute. Element names
 /// `loadInformation` and CUCM's numbered `loadInformation115` both count.
 pub fn load_information(xml: &str, model: &str) -> Option<String> {
-    let mut fallback = None;
-    let mut rest = xml;
-    while let Some(i) = rest.find("<loadInformation") {
-        rest = &rest[i + 1..];
-        let Some(end_tag) = rest.find('>') else { break };
-        let tag = &rest[..end_tag];
-        let name_len = tag
-            .find(|c: char| c.is_whitespace() || c == '/')
-            .unwrap_or(tag.len());
-        let elem = &tag[..name_len];
-        if !elem["loadInformation".len()..]
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-            || tag.ends_with('/')
-        {
-            continue;
-        }
-        let body_start = end_tag + 1;
-        let close = format!("</{elem}>");
-        let Some(body_len) = rest[body_start..].find(&close) else {
-            continue;
-        };
-        let value = rest[body_start..body_start + body_len].trim().to_string();
-        if value.is_empty() {
-            continue;
-        }
-        let attr_model = attr(tag, "model");
-        match attr_model {
-            Some(m) if m.eq_ignore_ascii_case(model) => return Some(value),
-            Some(_) => {}
-            None => {
-                fallback.get_or_insert(value);
-            }
-        }
-    }
-    fallback
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let pat = format!("{name}=\"");
-    let i = tag.find(&pat)? + pat.len();
-    let j = tag[i..].find('"')?;
-    Some(tag[i..i + j].to_string())
+    // Parsed by the sidecar's own rule (what `tftp-sidecar check` reads); the phone only picks.
+    let infos = tftp_sidecar::firmware_check::load_information(xml);
+    let mine = infos.iter().find(|i| {
+        i.model
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case(model))
+    });
+    mine.or_else(|| infos.iter().find(|i| i.model.is_none()))
+        .map(|i| i.load.clone())
 }
 
 /// File names a `.loads` file names, as a phone reads them: every maximal run of file-name
