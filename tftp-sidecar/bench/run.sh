@@ -4,7 +4,11 @@
 # network namespace this script creates (dnsmasq's TFTP port cannot leave 69), so nothing
 # collides with the host. Needs root (ip netns).
 #
-#   bench/run.sh [--quick] [--out FILE] [--servers "sidecar tftp-hpa dnsmasq async-tftp"]
+#   bench/run.sh [--quick] [--out FILE] [--servers "sidecar sidecar-single tftp-hpa dnsmasq async-tftp floor floor-batched"]
+#
+# sidecar is the default (one ephemeral port per transfer), sidecar-single its single-port
+# mode (batched system calls). floor / floor-batched (bench/floor_server.c) are not servers
+# but references: the kernel's cost of the same datagrams with nothing else done.
 #
 # Scenarios (issue 3): one 7.1 MB transfer at 512-byte blocks; one at blksize 1428 +
 # windowsize 16; a storm of 200 concurrent 7.1 MB transfers at 512; 5000 x 4 KB transfers,
@@ -18,7 +22,7 @@ crate="$(dirname "$here")"
 ws="$(dirname "$crate")"
 quick=0
 out=""
-servers="sidecar tftp-hpa dnsmasq async-tftp"
+servers="sidecar sidecar-single tftp-hpa dnsmasq async-tftp floor floor-batched"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
@@ -47,6 +51,7 @@ echo "building release binaries..." >&2
 bin="$ws/target/release"
 
 ns="tftpbench$$"
+pin=""
 work="$(mktemp -d /tmp/tftpbench.XXXXXX)"
 server_pid=""
 cleanup() {
@@ -75,32 +80,45 @@ for i in range(n):
     print(name)
 PY
 chmod -R a+rX "$work"
+cc -O2 -o "$work/floor_server" "$here/floor_server.c"
 
 start_server() { # name [scenario] -> sets server_pid, port
     local name="$1"
     case "$name" in
         sidecar)
             port=6901
-            RUST_LOG=info ip netns exec "$ns" "$bin/tftp-sidecar" --root "$root" --listen "127.0.0.1:$port" \
+            RUST_LOG=info ip netns exec "$ns" $pin "$bin/tftp-sidecar" --root "$root" --listen "127.0.0.1:$port" \
                 --max-sessions 10000 --per-client-max 100000 --drain-deadline 0 \
                 2>"$work/sidecar.log" &
+            ;;
+        sidecar-single)
+            port=6906
+            RUST_LOG=info ip netns exec "$ns" $pin "$bin/tftp-sidecar" --root "$root" --listen "127.0.0.1:$port" \
+                --port-mode single-port --max-sessions 10000 --per-client-max 100000 --drain-deadline 0 \
+                2>"$work/sidecar-single.log" &
+            ;;
+        floor|floor-batched)
+            port=6907
+            local how=ephemeral
+            [ "$name" = floor-batched ] && how=batched
+            ip netns exec "$ns" $pin "$work/floor_server" "$root" "$port" "$how" 2>"$work/floor.log" &
             ;;
         tftp-hpa)
             port=6902
             # glibc's AI_ADDRCONFIG ignores loopback, so in a namespace with only `lo`
             # in.tftpd cannot resolve 127.0.0.1: bind the wildcard (the namespace is ours).
-            ip netns exec "$ns" in.tftpd --listen --foreground --address ":$port" --secure "$root" \
+            ip netns exec "$ns" $pin in.tftpd --listen --foreground --address ":$port" --secure "$root" \
                 2>"$work/hpa.log" &
             ;;
         dnsmasq)
             port=69
-            ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp \
+            ip netns exec "$ns" $pin dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp \
                 --tftp-root="$root" --listen-address=127.0.0.1 --bind-interfaces \
                 --tftp-max=1000 --pid-file= --log-facility=- 2>"$work/dnsmasq.log" &
             ;;
         async-tftp)
             port=6904
-            ip netns exec "$ns" "$bin/examples/async_tftp_peer" "$root" "127.0.0.1:$port" 2>"$work/async.log" &
+            ip netns exec "$ns" $pin "$bin/examples/async_tftp_peer" "$root" "127.0.0.1:$port" 2>"$work/async.log" &
             ;;
     esac
     local wrapper=$!
@@ -133,16 +151,37 @@ stop_server() {
 
 results="$work/results.jsonl"
 : > "$results"
-SCENARIOS=${SCENARIOS:-"single512 single1428w16 storm configs"}
+SCENARIOS=${SCENARIOS:-"single512 single512split single1428w16 storm configs"}
+# Where a scenario's processes run. A lone lock-step transfer is a ping-pong: on separate
+# vCPUs each block waits for two idle-vCPU wake-ups (~10x slower here than on one core), and
+# unpinned the scheduler picks either at random per run. So single transfers run with server
+# and generator on one core (the server's own cost per block) and on two (the wake-up-bound
+# case); storms are not pinned.
+placement() { # scenario -> "server-cpu client-cpu" or ""
+    case "$1" in
+        single512|single1428w16) echo "0 0" ;;
+        single512split) echo "0 1" ;;
+        *) echo "" ;;
+    esac
+}
 run_scenario() { # server scenario rep args...
     local server="$1" scenario="$2" rep="$3"
     shift 3
     case " $SCENARIOS " in *" $scenario "*) ;; *) return 0 ;; esac
+    # The floor server speaks only 512-byte lock-step TFTP.
+    case "$server/$scenario" in floor*/single1428w16) return 0 ;; esac
+    local cpus cpin=""
+    cpus=$(placement "$scenario")
+    pin=""
+    if [ -n "$cpus" ]; then
+        pin="taskset -c ${cpus% *}"
+        cpin="taskset -c ${cpus#* }"
+    fi
     start_server "$server" "$scenario" || return 0
     local tree=""
     [ "$server" = tftp-hpa ] && tree="--tree"
     local line
-    line=$(nsx "$bin/examples/tftp-loadgen" --server "127.0.0.1:$port" --pid "$server_pid" $tree \
+    line=$(nsx $cpin "$bin/examples/tftp-loadgen" --server "127.0.0.1:$port" --pid "$server_pid" $tree \
         --label "$server/$scenario/$rep" "$@") || line=""
     stop_server
     if [ -n "$line" ]; then
@@ -154,6 +193,8 @@ run_scenario() { # server scenario rep args...
 for rep in $(seq 1 "$REPS"); do
     for s in $servers; do
         run_scenario "$s" single512 "$rep" --files "name:$fw" --count 1 --concurrency 1 \
+            --expect-size "$FW_SIZE"
+        run_scenario "$s" single512split "$rep" --files "name:$fw" --count 1 --concurrency 1 \
             --expect-size "$FW_SIZE"
         run_scenario "$s" single1428w16 "$rep" --files "name:$fw" --count 1 --concurrency 1 \
             --blksize 1428 --windowsize 16 --tsize --expect-size "$FW_SIZE"

@@ -1,5 +1,6 @@
 //! Transfers through a seeded lossy UDP relay (drops both ways) still complete
-//! byte-identical, lock-step and windowed.
+//! byte-identical, lock-step and windowed, with a new port per transfer and in single-port
+//! mode (where a retransmit leaves through the listener's batched send queue).
 
 mod support;
 
@@ -7,11 +8,16 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use support::*;
-use tftp_sidecar::server::Outcome;
+use tftp_sidecar::server::{Outcome, PortMode};
 
 async fn lossy_run(loss: f64, seed: u64, size: usize, options: &[(&str, &str)]) {
+    lossy_run_in(PortMode::Ephemeral, loss, seed, size, options).await
+}
+
+async fn lossy_run_in(mode: PortMode, loss: f64, seed: u64, size: usize, options: &[(&str, &str)]) {
     let file = pattern(size, seed as u8);
     let mut cfg = test_config();
+    cfg.port_mode = mode;
     cfg.timeout = Duration::from_millis(40);
     cfg.retries = 40;
     cfg.first_block_retries = 40;
@@ -75,4 +81,28 @@ async fn twenty_percent_loss_windowed() {
         &[("blksize", "1024"), ("windowsize", "8")],
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_percent_loss_lockstep_single_port() {
+    lossy_run_in(PortMode::SinglePort, 0.20, 15, 64_000, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_percent_loss_windowed_single_port() {
+    lossy_run_in(
+        PortMode::SinglePort,
+        0.05,
+        16,
+        600_000,
+        &[("blksize", "1428"), ("windowsize", "16"), ("tsize", "0")],
+    )
+    .await;
+}
+
+/// The current-thread runtime (the binary's default): sessions and the listener share one
+/// thread, so a reply queued by a session's retransmit timer must wake the listener.
+#[tokio::test(flavor = "current_thread")]
+async fn twenty_percent_loss_lockstep_single_port_one_thread() {
+    lossy_run_in(PortMode::SinglePort, 0.20, 17, 64_000, &[]).await;
 }

@@ -277,7 +277,19 @@ async fn vanishing_client_is_freed_after_the_retry_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_block_is_retransmitted_only_a_few_times() {
+    first_block_retransmits(PortMode::Ephemeral).await;
+}
+
+/// Single-port mode on one thread (the binary's default runtime): a retransmit queued by a
+/// session's timer must leave the listener's send queue with no client packet to wake it.
+#[tokio::test(flavor = "current_thread")]
+async fn single_port_retransmits_without_client_traffic() {
+    first_block_retransmits(PortMode::SinglePort).await;
+}
+
+async fn first_block_retransmits(mode: PortMode) {
     let mut cfg = test_config();
+    cfg.port_mode = mode;
     cfg.timeout = Duration::from_millis(50);
     cfg.retries = 10;
     cfg.first_block_retries = 1;

@@ -1,16 +1,20 @@
-//! The receive loop of one listening socket: admits requests, refuses what must be refused,
-//! and in single-port mode forwards every known client's packets to its session.
+//! The receive loop of one listening socket: reads datagrams in batches (`recvmmsg`), admits
+//! requests, refuses what must be refused, and in single-port mode forwards every known
+//! client's packets to its session and sends the sessions' queued replies (`sendmmsg`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use super::batch_io::RecvBatch;
 use super::events::RejectReason;
 use super::limits::Admit;
+use super::outbox::Outbox;
 use super::ports::{PortMode, SessionIo};
 use super::session::{self, SessionRequest};
 use super::socket::bind_udp;
@@ -21,62 +25,95 @@ use crate::packet::{code, error_packet, Mode, Packet, Request};
 /// Packets queued per single-port session before further ones are dropped.
 const INBOX_DEPTH: usize = 32;
 
-pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
-    // Requests are small; anything longer is truncated and then refused as malformed.
-    let mut buf = vec![0u8; 4096];
-    let single_port = shared.cfg.port_mode == PortMode::SinglePort;
+/// Largest datagram the listener reads; requests are small, anything longer is cut and
+/// then refused as malformed.
+const MAX_REQUEST: usize = 4096;
+
+pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>, outbox: Option<Arc<Outbox>>) {
+    // A wildcard listener needs each datagram's destination to answer from it.
+    let wildcard = sock.local_addr().is_ok_and(|a| a.ip().is_unspecified());
+    let mut batch = RecvBatch::new(MAX_REQUEST, wildcard);
     loop {
-        let (n, from) = match sock.recv_from(&mut buf).await {
-            Ok(x) => x,
+        // Replies queued by the sessions that the last batch woke leave in one sendmmsg.
+        if let Some(out) = &outbox {
+            out.flush(&sock).await;
+        }
+        match sock.try_io(Interest::READABLE, || batch.recv(&*sock)) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                match &outbox {
+                    Some(out) => {
+                        tokio::select! {
+                            r = sock.readable() => if r.is_err() { return },
+                            _ = out.pending.notified() => {}
+                        }
+                    }
+                    None => {
+                        if sock.readable().await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                continue;
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "listener receive error");
                 continue;
             }
-        };
-        let pkt = &buf[..n];
-        if single_port {
-            if let Some(inbox) = shared.admission.inbox(&from) {
-                // A full inbox means the session is behind: dropping is what UDP would do.
-                let _ = inbox.try_send(Bytes::copy_from_slice(pkt));
-                continue;
-            }
         }
-        match Packet::decode(pkt) {
-            Ok(Packet::Rrq(req)) => handle_rrq(&shared, &sock, from, req).await,
-            Ok(Packet::Wrq(_)) => {
-                shared.events.request_rejected(RejectReason::Write);
-                reply(
-                    &shared,
-                    &sock,
-                    from,
-                    code::ACCESS_VIOLATION,
-                    "writes are disabled on this server",
-                )
-                .await;
-            }
-            // Never answer an ERROR, to avoid ping-pong between two servers.
-            Ok(Packet::Error { .. }) => {}
-            Ok(_) => {
-                reply(
-                    &shared,
-                    &sock,
-                    from,
-                    code::UNKNOWN_TID,
-                    "unknown transfer ID",
-                )
-                .await
-            }
-            Err(e) => {
-                shared.events.request_rejected(RejectReason::Malformed);
-                reply(
-                    &shared,
-                    &sock,
-                    from,
-                    code::ILLEGAL_OPERATION,
-                    &format!("malformed request: {e}"),
-                )
-                .await;
-            }
+        for i in 0..batch.len() {
+            let d = batch.get(i);
+            let Some(from) = d.from else { continue };
+            handle_datagram(&shared, &sock, outbox.as_ref(), from, d.dst, d.data).await;
+        }
+        if outbox.is_some() {
+            // Let the sessions this batch woke run and queue their replies before the flush.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+async fn handle_datagram(
+    shared: &Arc<Shared>,
+    sock: &Arc<UdpSocket>,
+    outbox: Option<&Arc<Outbox>>,
+    from: SocketAddr,
+    dst: Option<IpAddr>,
+    pkt: &[u8],
+) {
+    if outbox.is_some() {
+        if let Some(inbox) = shared.admission.inbox(&from) {
+            // A full inbox means the session is behind: dropping is what UDP would do.
+            let _ = inbox.try_send(Bytes::copy_from_slice(pkt));
+            return;
+        }
+    }
+    match Packet::decode(pkt) {
+        Ok(Packet::Rrq(req)) => handle_rrq(shared, sock, outbox, from, dst, req).await,
+        Ok(Packet::Wrq(_)) => {
+            shared.events.request_rejected(RejectReason::Write);
+            reply(
+                shared,
+                sock,
+                from,
+                code::ACCESS_VIOLATION,
+                "writes are disabled on this server",
+            )
+            .await;
+        }
+        // Never answer an ERROR, to avoid ping-pong between two servers.
+        Ok(Packet::Error { .. }) => {}
+        Ok(_) => reply(shared, sock, from, code::UNKNOWN_TID, "unknown transfer ID").await,
+        Err(e) => {
+            shared.events.request_rejected(RejectReason::Malformed);
+            reply(
+                shared,
+                sock,
+                from,
+                code::ILLEGAL_OPERATION,
+                &format!("malformed request: {e}"),
+            )
+            .await;
         }
     }
 }
@@ -87,7 +124,14 @@ async fn reply(shared: &Shared, sock: &UdpSocket, to: SocketAddr, c: u16, msg: &
     }
 }
 
-async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, from: SocketAddr, req: Request) {
+async fn handle_rrq(
+    shared: &Arc<Shared>,
+    sock: &Arc<UdpSocket>,
+    outbox: Option<&Arc<Outbox>>,
+    from: SocketAddr,
+    dst: Option<IpAddr>,
+    req: Request,
+) {
     if !shared.accepting.load(Ordering::Relaxed) {
         reply(
             shared,
@@ -139,12 +183,13 @@ async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, from: SocketAdd
         }
     };
     let local_ip = sock.local_addr().map(|a| a.ip());
-    let io = match (shared.cfg.port_mode, inbox_rx) {
-        (PortMode::SinglePort, Some(inbox)) => Some(SessionIo::Shared {
-            sock: sock.clone(),
+    let io = match (shared.cfg.port_mode, inbox_rx, outbox) {
+        (PortMode::SinglePort, Some(inbox), Some(outbox)) => Some(SessionIo::Shared {
+            outbox: outbox.clone(),
+            src: dst,
             inbox,
         }),
-        (PortMode::Range { .. }, _) => local_ip
+        (PortMode::Range { .. }, _, _) => local_ip
             .ok()
             .and_then(|ip| shared.range.as_ref()?.bind(ip))
             .map(SessionIo::Own),

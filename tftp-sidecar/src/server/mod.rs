@@ -6,13 +6,17 @@
 //! - `ports`: ephemeral / range / single-port reply sockets
 //! - `limits`: session caps and the live-session table
 //! - `socket`: socket options (receive buffer, v6-only)
+//! - `batch_io`: GSO window sends, recvmmsg/sendmmsg batches
+//! - `outbox`: single-port mode's queue of replies, flushed by the listener
 //! - `shutdown`: signals and draining
 //! - `events`: what the engine reports (metrics hook)
 
+pub mod batch_io;
 pub mod events;
 pub mod limits;
 mod listener;
 pub mod options;
+mod outbox;
 pub mod ports;
 pub mod session;
 pub mod shutdown;
@@ -83,6 +87,8 @@ pub(crate) struct Shared {
 pub struct Server {
     shared: Arc<Shared>,
     sockets: Vec<Arc<UdpSocket>>,
+    /// Single-port mode: each listening socket's queue of replies.
+    outboxes: Vec<Option<Arc<outbox::Outbox>>>,
 }
 
 /// Cheap handle for observing a running server (tests, status).
@@ -138,7 +144,15 @@ impl Server {
             session,
             events,
         });
-        Ok(Server { shared, sockets })
+        let outboxes = sockets
+            .iter()
+            .map(|_| (shared.cfg.port_mode == PortMode::SinglePort).then(Default::default))
+            .collect();
+        Ok(Server {
+            shared,
+            sockets,
+            outboxes,
+        })
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
@@ -163,11 +177,18 @@ impl Server {
         let listeners: Vec<_> = self
             .sockets
             .iter()
-            .map(|s| tokio::spawn(listener::run(self.shared.clone(), s.clone())))
+            .zip(&self.outboxes)
+            .map(|(s, o)| tokio::spawn(listener::run(self.shared.clone(), s.clone(), o.clone())))
             .collect();
         stop.await;
         // Listeners keep running while draining: single-port sessions depend on them.
         let aborted = shutdown::drain(&self.shared, drain).await;
+        // The last replies of aborted single-port sessions (ERROR "shutting down").
+        for (s, o) in self.sockets.iter().zip(&self.outboxes) {
+            if let Some(o) = o {
+                o.flush(s).await;
+            }
+        }
         for l in listeners {
             l.abort();
         }

@@ -3,7 +3,7 @@
 //! client address and fed by the listener's receive loop).
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -11,6 +11,8 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use super::batch_io;
+use super::outbox::Outbox;
 use super::socket::bind_udp;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,10 +77,12 @@ impl RangeAllocator {
 pub enum SessionIo {
     /// Own socket (ephemeral or range port): packets from other addresses are foreign TIDs.
     Own(UdpSocket),
-    /// Single-port: replies leave from the listener; the listener forwards this client's
+    /// Single-port: replies are queued in the listener's `outbox` (from `src`, the address
+    /// the client asked, on a wildcard listener); the listener forwards this client's
     /// packets into `inbox`.
     Shared {
-        sock: Arc<UdpSocket>,
+        outbox: Arc<Outbox>,
+        src: Option<IpAddr>,
         inbox: mpsc::Receiver<Bytes>,
     },
 }
@@ -92,11 +96,33 @@ pub enum Received<'a> {
 
 impl SessionIo {
     pub async fn send(&self, buf: &[u8], peer: SocketAddr) -> io::Result<()> {
-        let sock = match self {
-            SessionIo::Own(s) => s,
-            SessionIo::Shared { sock, .. } => sock,
-        };
-        sock.send_to(buf, peer).await.map(|_| ())
+        match self {
+            SessionIo::Own(s) => s.send_to(buf, peer).await.map(|_| ()),
+            SessionIo::Shared { outbox, src, .. } => {
+                outbox.push(buf, peer, *src);
+                Ok(())
+            }
+        }
+    }
+
+    /// Send `buf`, DATA packets of `segment` bytes each (the last may be shorter), in one
+    /// system call (UDP GSO). Own sockets only; `Unsupported` otherwise, and the kernel's
+    /// error where GSO does not apply: the caller then sends packet by packet.
+    pub async fn send_segmented(
+        &self,
+        buf: &[u8],
+        segment: u16,
+        peer: SocketAddr,
+    ) -> io::Result<()> {
+        match self {
+            SessionIo::Own(s) => s
+                .async_io(tokio::io::Interest::WRITABLE, || {
+                    batch_io::send_segmented(s, buf, segment, peer)
+                })
+                .await
+                .map(|_| ()),
+            SessionIo::Shared { .. } => Err(io::Error::from(io::ErrorKind::Unsupported)),
+        }
     }
 
     pub async fn recv<'a>(
@@ -121,13 +147,6 @@ impl SessionIo {
                 }
                 None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "listener gone")),
             },
-        }
-    }
-
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        match self {
-            SessionIo::Own(s) => s.local_addr(),
-            SessionIo::Shared { sock, .. } => sock.local_addr(),
         }
     }
 }

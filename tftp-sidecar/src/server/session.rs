@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use tokio::time::{Instant, Sleep};
 
+use super::batch_io;
 use super::events::{Events, Outcome, TransferReport};
 use super::limits::Permit;
 use super::options::{self, negotiate};
@@ -89,6 +90,8 @@ struct Session {
     /// the packet itself.
     timer: Pin<Box<Sleep>>,
     timer_at: Instant,
+    /// Windows go out as one GSO send until the kernel refuses one.
+    gso: bool,
 }
 
 /// How often a waiting session looks at the abort flag (drain deadline).
@@ -110,6 +113,7 @@ pub async fn run(ctx: Arc<SessionCtx>, req: SessionRequest, io: SessionIo, permi
         retransmits: 0,
         timer: Box::pin(tokio::time::sleep(ABORT_POLL)),
         timer_at: Instant::now() + ABORT_POLL,
+        gso: true,
     };
     let (outcome, bytes, detail) = s.serve(&ctx, &req).await;
     let duration = start.elapsed();
@@ -266,13 +270,7 @@ impl Session {
                 eof = block.len() < blksize;
                 window.push_back(block);
             }
-            for (i, block) in window.iter().enumerate().skip(sent) {
-                let wire = ((base + i as u64) & 0xffff) as u16;
-                self.send_buf.clear();
-                encode_data(wire, block, &mut self.send_buf);
-                // A failed send is a lost packet: the timeout covers it.
-                let _ = self.io.send(&self.send_buf, self.client).await;
-            }
+            self.send_blocks(base, &window, sent, blksize).await;
             sent = window.len();
             match self.wait(deadline).await {
                 Wait::Ack(a) => {
@@ -328,6 +326,51 @@ impl Session {
                     deadline = Instant::now() + backoff(base_timeout, tries);
                 }
             }
+        }
+    }
+
+    /// Send `window[from..]` (block `base` is `window[0]`). Runs of full-size blocks go out
+    /// as one GSO send each; where the kernel refuses GSO (e.g. a block larger than the
+    /// path MTU) this session falls back to one send per block.
+    async fn send_blocks(
+        &mut self,
+        base: u64,
+        window: &VecDeque<Bytes>,
+        from: usize,
+        blksize: usize,
+    ) {
+        let wire = |i: usize| ((base + i as u64) & 0xffff) as u16;
+        let segment = 4 + blksize;
+        let mut i = from;
+        while i < window.len() {
+            let n = (window.len() - i).min(batch_io::segments_per_send(segment));
+            // GSO cuts at `segment` bytes: every block but the run's last must be full.
+            let uniform = window.range(i..i + n - 1).all(|b| b.len() == blksize);
+            if self.gso && n > 1 && uniform && segment <= u16::MAX as usize {
+                self.send_buf.clear();
+                for (k, block) in window.range(i..i + n).enumerate() {
+                    encode_data(wire(i + k), block, &mut self.send_buf);
+                }
+                match self
+                    .io
+                    .send_segmented(&self.send_buf, segment as u16, self.client)
+                    .await
+                {
+                    Ok(()) => {
+                        i += n;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::debug!(client = %self.client, error = %e, "GSO send refused; sending block by block");
+                        self.gso = false;
+                    }
+                }
+            }
+            self.send_buf.clear();
+            encode_data(wire(i), &window[i], &mut self.send_buf);
+            // A failed send is a lost packet: the timeout covers it.
+            let _ = self.io.send(&self.send_buf, self.client).await;
+            i += 1;
         }
     }
 
