@@ -1,5 +1,10 @@
 //! The receive loop of one listening socket: admits requests, refuses what must be refused,
 //! and in single-port mode forwards every known client's packets to its session.
+//!
+//! A wildcard listener (`0.0.0.0`, `[::]`) learns each datagram's destination address
+//! (IP_PKTINFO) and answers from it: transfer sockets are bound to it, and its own ERRORs
+//! and single-port replies carry it as their source. A client drops replies from another
+//! address than it asked, and the kernel's default would be the host's primary address.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -13,7 +18,7 @@ use super::events::RejectReason;
 use super::limits::Admit;
 use super::ports::{PortMode, SessionIo};
 use super::session::{self, SessionRequest};
-use super::socket::bind_udp;
+use super::socket::{self, bind_udp};
 use super::Shared;
 use crate::filename;
 use crate::packet::{code, error_packet, Mode, Packet, Request};
@@ -21,18 +26,37 @@ use crate::packet::{code, error_packet, Mode, Packet, Request};
 /// Packets queued per single-port session before further ones are dropped.
 const INBOX_DEPTH: usize = 32;
 
-pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
+/// Who sent a datagram, and which of our addresses it was sent to.
+#[derive(Clone, Copy)]
+struct Peer {
+    addr: SocketAddr,
+    /// The datagram's destination (port 0), where every reply must come from; learnt on
+    /// wildcard listeners only (`None` elsewhere: the socket's own address is the source).
+    local: Option<SocketAddr>,
+}
+
+/// `pktinfo`: the socket has `socket::enable_pktinfo` (wildcard listeners); others keep
+/// plain `recv_from`, with no control messages to parse.
+pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>, pktinfo: bool) {
     // Requests are small; anything longer is truncated and then refused as malformed.
     let mut buf = vec![0u8; 4096];
     let single_port = shared.cfg.port_mode == PortMode::SinglePort;
     loop {
-        let (n, from) = match sock.recv_from(&mut buf).await {
+        let received = if pktinfo {
+            socket::recv_with_dst(&sock, &mut buf).await
+        } else {
+            sock.recv_from(&mut buf)
+                .await
+                .map(|(n, from)| (n, from, None))
+        };
+        let (n, from, local) = match received {
             Ok(x) => x,
             Err(e) => {
                 tracing::debug!(error = %e, "listener receive error");
                 continue;
             }
         };
+        let peer = Peer { addr: from, local };
         let pkt = &buf[..n];
         if single_port {
             if let Some(inbox) = shared.admission.inbox(&from) {
@@ -42,13 +66,13 @@ pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
             }
         }
         match Packet::decode(pkt) {
-            Ok(Packet::Rrq(req)) => handle_rrq(&shared, &sock, from, req).await,
+            Ok(Packet::Rrq(req)) => handle_rrq(&shared, &sock, peer, req).await,
             Ok(Packet::Wrq(_)) => {
                 shared.events.request_rejected(RejectReason::Write);
                 reply(
                     &shared,
                     &sock,
-                    from,
+                    peer,
                     code::ACCESS_VIOLATION,
                     "writes are disabled on this server",
                 )
@@ -60,7 +84,7 @@ pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
                 reply(
                     &shared,
                     &sock,
-                    from,
+                    peer,
                     code::UNKNOWN_TID,
                     "unknown transfer ID",
                 )
@@ -71,7 +95,7 @@ pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
                 reply(
                     &shared,
                     &sock,
-                    from,
+                    peer,
                     code::ILLEGAL_OPERATION,
                     &format!("malformed request: {e}"),
                 )
@@ -81,18 +105,24 @@ pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
     }
 }
 
-async fn reply(shared: &Shared, sock: &UdpSocket, to: SocketAddr, c: u16, msg: &str) {
-    if sock.send_to(&error_packet(c, msg), to).await.is_ok() {
+async fn reply(shared: &Shared, sock: &UdpSocket, to: Peer, c: u16, msg: &str) {
+    let pkt = error_packet(c, msg);
+    let sent = match to.local {
+        Some(local) => socket::send_from(sock, &pkt, to.addr, local).await,
+        None => sock.send_to(&pkt, to.addr).await,
+    };
+    if sent.is_ok() {
         shared.events.error_sent(c);
     }
 }
 
-async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, from: SocketAddr, req: Request) {
+async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, peer: Peer, req: Request) {
+    let from = peer.addr;
     if !shared.accepting.load(Ordering::Relaxed) {
         reply(
             shared,
             sock,
-            from,
+            peer,
             code::NOT_DEFINED,
             "server shutting down",
         )
@@ -105,7 +135,7 @@ async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, from: SocketAdd
         Some(Mode::Mail) | None => {
             shared.events.request_rejected(RejectReason::Malformed);
             let msg = format!("unsupported transfer mode {:?}", req.mode);
-            reply(shared, sock, from, code::ILLEGAL_OPERATION, &msg).await;
+            reply(shared, sock, peer, code::ILLEGAL_OPERATION, &msg).await;
             return;
         }
     };
@@ -114,7 +144,7 @@ async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, from: SocketAdd
         Err(e) => {
             shared.events.request_rejected(RejectReason::Path);
             tracing::info!(client = %from, file = %String::from_utf8_lossy(&req.filename), reason = %e, "request refused");
-            reply(shared, sock, from, code::ACCESS_VIOLATION, &e.to_string()).await;
+            reply(shared, sock, peer, code::ACCESS_VIOLATION, &e.to_string()).await;
             return;
         }
     };
@@ -134,23 +164,27 @@ async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, from: SocketAdd
             } else {
                 "server busy"
             };
-            reply(shared, sock, from, code::NOT_DEFINED, msg).await;
+            reply(shared, sock, peer, code::NOT_DEFINED, msg).await;
             return;
         }
     };
-    let local_ip = sock.local_addr().map(|a| a.ip());
+    // Where the transfer's own socket goes: the asked address, else the listener's.
+    let local = peer.local.or_else(|| {
+        let mut a = sock.local_addr().ok()?;
+        a.set_port(0);
+        Some(a)
+    });
     let io = match (shared.cfg.port_mode, inbox_rx) {
         (PortMode::SinglePort, Some(inbox)) => Some(SessionIo::Shared {
             sock: sock.clone(),
             inbox,
+            local: peer.local,
         }),
-        (PortMode::Range { .. }, _) => local_ip
-            .ok()
-            .and_then(|ip| shared.range.as_ref()?.bind(ip))
+        (PortMode::Range { .. }, _) => local
+            .and_then(|a| shared.range.as_ref()?.bind(a))
             .map(SessionIo::Own),
-        _ => local_ip
-            .ok()
-            .and_then(|ip| bind_udp(SocketAddr::new(ip, 0), None).ok())
+        _ => local
+            .and_then(|a| bind_udp(a, None).ok())
             .map(SessionIo::Own),
     };
     let Some(io) = io else {
@@ -159,7 +193,7 @@ async fn handle_rrq(shared: &Arc<Shared>, sock: &Arc<UdpSocket>, from: SocketAdd
         reply(
             shared,
             sock,
-            from,
+            peer,
             code::NOT_DEFINED,
             "server busy: no free transfer port",
         )

@@ -5,7 +5,7 @@
 //! - `options`: pure option negotiation
 //! - `ports`: ephemeral / range / single-port reply sockets
 //! - `limits`: session caps and the live-session table
-//! - `socket`: socket options (receive buffer, v6-only)
+//! - `socket`: socket options (receive buffer, v6-only), IP_PKTINFO for wildcard listeners
 //! - `shutdown`: signals and draining
 //! - `events`: what the engine reports (metrics hook)
 
@@ -82,7 +82,8 @@ pub(crate) struct Shared {
 
 pub struct Server {
     shared: Arc<Shared>,
-    sockets: Vec<Arc<UdpSocket>>,
+    /// Listening sockets, each with whether it reports destination addresses (wildcard).
+    sockets: Vec<(Arc<UdpSocket>, bool)>,
 }
 
 /// Cheap handle for observing a running server (tests, status).
@@ -108,7 +109,13 @@ impl Server {
         for addr in &cfg.listen {
             let s = socket::bind_udp(*addr, Some(cfg.recv_buffer))
                 .map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
-            sockets.push(Arc::new(s));
+            // On a wildcard address replies must leave from the address each client asked.
+            let pktinfo = addr.ip().is_unspecified();
+            if pktinfo {
+                socket::enable_pktinfo(&s)
+                    .map_err(|e| io::Error::new(e.kind(), format!("IP_PKTINFO on {addr}: {e}")))?;
+            }
+            sockets.push((Arc::new(s), pktinfo));
         }
         let (abort, abort_rx) = watch::channel(false);
         let range = match cfg.port_mode {
@@ -144,7 +151,7 @@ impl Server {
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.sockets
             .iter()
-            .filter_map(|s| s.local_addr().ok())
+            .filter_map(|(s, _)| s.local_addr().ok())
             .collect()
     }
 
@@ -163,7 +170,9 @@ impl Server {
         let listeners: Vec<_> = self
             .sockets
             .iter()
-            .map(|s| tokio::spawn(listener::run(self.shared.clone(), s.clone())))
+            .map(|(s, pktinfo)| {
+                tokio::spawn(listener::run(self.shared.clone(), s.clone(), *pktinfo))
+            })
             .collect();
         stop.await;
         // Listeners keep running while draining: single-port sessions depend on them.

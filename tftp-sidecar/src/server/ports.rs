@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use super::socket::bind_udp;
+use super::socket::{bind_udp, send_from};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PortMode {
@@ -58,12 +58,13 @@ impl RangeAllocator {
         }
     }
 
-    /// Bind a free port of the range on `ip`; `None` when every port is taken.
-    pub fn bind(&self, ip: std::net::IpAddr) -> Option<UdpSocket> {
+    /// Bind a free port of the range on `local`'s address (its port is ignored); `None`
+    /// when every port is taken.
+    pub fn bind(&self, mut local: SocketAddr) -> Option<UdpSocket> {
         for _ in 0..self.len {
             let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.len;
-            let port = self.first + i as u16;
-            if let Ok(s) = bind_udp(SocketAddr::new(ip, port), None) {
+            local.set_port(self.first + i as u16);
+            if let Ok(s) = bind_udp(local, None) {
                 return Some(s);
             }
         }
@@ -76,10 +77,12 @@ pub enum SessionIo {
     /// Own socket (ephemeral or range port): packets from other addresses are foreign TIDs.
     Own(UdpSocket),
     /// Single-port: replies leave from the listener; the listener forwards this client's
-    /// packets into `inbox`.
+    /// packets into `inbox`. On a wildcard listener `local` is the address the client
+    /// asked (port 0), set as each reply's source; `None` on a listener bound to one address.
     Shared {
         sock: Arc<UdpSocket>,
         inbox: mpsc::Receiver<Bytes>,
+        local: Option<SocketAddr>,
     },
 }
 
@@ -92,11 +95,18 @@ pub enum Received<'a> {
 
 impl SessionIo {
     pub async fn send(&self, buf: &[u8], peer: SocketAddr) -> io::Result<()> {
-        let sock = match self {
-            SessionIo::Own(s) => s,
-            SessionIo::Shared { sock, .. } => sock,
+        let sent = match self {
+            SessionIo::Own(s) => s.send_to(buf, peer).await,
+            SessionIo::Shared {
+                sock, local: None, ..
+            } => sock.send_to(buf, peer).await,
+            SessionIo::Shared {
+                sock,
+                local: Some(local),
+                ..
+            } => send_from(sock, buf, peer, *local).await,
         };
-        sock.send_to(buf, peer).await.map(|_| ())
+        sent.map(|_| ())
     }
 
     pub async fn recv<'a>(
@@ -127,7 +137,17 @@ impl SessionIo {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {
             SessionIo::Own(s) => s.local_addr(),
-            SessionIo::Shared { sock, .. } => sock.local_addr(),
+            SessionIo::Shared { sock, local, .. } => {
+                let listening = sock.local_addr()?;
+                Ok(match local {
+                    Some(l) => {
+                        let mut a = *l;
+                        a.set_port(listening.port());
+                        a
+                    }
+                    None => listening,
+                })
+            }
         }
     }
 }
