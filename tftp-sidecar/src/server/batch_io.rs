@@ -12,10 +12,12 @@
 
 use std::io;
 use std::mem::{size_of, zeroed, MaybeUninit};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 use socket2::SockAddr;
+
+use super::socket::{build_pktinfo, parse_pktinfo};
 
 /// Datagrams per `recvmmsg`/`sendmmsg`.
 pub const BATCH: usize = 64;
@@ -94,15 +96,17 @@ pub struct Datagram<'a> {
     pub data: &'a [u8],
     /// `None` for a sender that is not an IP address.
     pub from: Option<SocketAddr>,
-    /// The address it was sent to, when the batch asks (wildcard listeners; the socket
-    /// needs IP_PKTINFO / IPV6_RECVPKTINFO set).
-    pub dst: Option<IpAddr>,
+    /// The address it was sent to (port 0), when the batch asks (wildcard listeners; the
+    /// socket needs `socket::enable_pktinfo`). `None` for a broadcast or multicast
+    /// destination, which is no address to answer from.
+    pub dst: Option<SocketAddr>,
     /// It filled its slot and may have been cut.
     pub truncated: bool,
 }
 
 /// Control-message room per datagram: one in6_pktinfo (the larger) with its header.
 const CONTROL_WORDS: usize = 8;
+const CONTROL_BYTES: usize = CONTROL_WORDS * 8;
 
 /// Buffers for one `recvmmsg`: [`BATCH`] datagrams of up to `slot` bytes each.
 pub struct RecvBatch {
@@ -114,7 +118,7 @@ pub struct RecvBatch {
     truncated: Vec<bool>,
     /// Per-datagram control buffers, only when destinations are wanted.
     control: Vec<[u64; CONTROL_WORDS]>,
-    dsts: Vec<Option<IpAddr>>,
+    dsts: Vec<Option<SocketAddr>>,
     count: usize,
 }
 
@@ -174,7 +178,11 @@ impl RecvBatch {
                 self.addr_lens[i] = m.msg_hdr.msg_namelen;
                 self.truncated[i] = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
                 self.dsts[i] = if want_dst {
-                    pktinfo_dst(&m.msg_hdr)
+                    #[allow(clippy::unnecessary_cast)] // size_t in glibc, socklen_t in musl
+                    let len = (m.msg_hdr.msg_controllen as usize).min(CONTROL_BYTES);
+                    let control =
+                        std::slice::from_raw_parts(self.control[i].as_ptr() as *const u8, len);
+                    parse_pktinfo(control)
                 } else {
                     None
                 };
@@ -207,73 +215,12 @@ impl RecvBatch {
     }
 }
 
-/// The destination address in a received message's IP_PKTINFO / IPV6_PKTINFO.
-///
-/// # Safety
-/// `msg` must be a message the kernel just filled, its control buffer still alive.
-unsafe fn pktinfo_dst(msg: &libc::msghdr) -> Option<IpAddr> {
-    let mut cm = libc::CMSG_FIRSTHDR(msg);
-    while !cm.is_null() {
-        let c = &*cm;
-        if c.cmsg_level == libc::IPPROTO_IP && c.cmsg_type == libc::IP_PKTINFO {
-            let info: libc::in_pktinfo = std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const _);
-            return Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                info.ipi_addr.s_addr,
-            ))));
-        }
-        if c.cmsg_level == libc::IPPROTO_IPV6 && c.cmsg_type == libc::IPV6_PKTINFO {
-            let info: libc::in6_pktinfo = std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const _);
-            return Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
-        }
-        cm = libc::CMSG_NXTHDR(msg, cm);
-    }
-    None
-}
-
-/// Write a PKTINFO control message asking for `src` as the source address into `control`;
-/// returns the control length to set in the msghdr.
-///
-/// # Safety
-/// `msg.msg_control` must point at `control` and `msg.msg_controllen` be its full size.
-unsafe fn write_pktinfo_src(msg: &mut libc::msghdr, src: IpAddr) -> usize {
-    let cm = libc::CMSG_FIRSTHDR(msg);
-    match src {
-        IpAddr::V4(a) => {
-            let info = libc::in_pktinfo {
-                ipi_ifindex: 0,
-                ipi_spec_dst: libc::in_addr {
-                    s_addr: u32::from(a).to_be(),
-                },
-                ipi_addr: libc::in_addr { s_addr: 0 },
-            };
-            (*cm).cmsg_level = libc::IPPROTO_IP;
-            (*cm).cmsg_type = libc::IP_PKTINFO;
-            (*cm).cmsg_len = libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as u32) as _;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut libc::in_pktinfo, info);
-            libc::CMSG_SPACE(size_of::<libc::in_pktinfo>() as u32) as usize
-        }
-        IpAddr::V6(a) => {
-            let info = libc::in6_pktinfo {
-                ipi6_addr: libc::in6_addr {
-                    s6_addr: a.octets(),
-                },
-                ipi6_ifindex: 0,
-            };
-            (*cm).cmsg_level = libc::IPPROTO_IPV6;
-            (*cm).cmsg_type = libc::IPV6_PKTINFO;
-            (*cm).cmsg_len = libc::CMSG_LEN(size_of::<libc::in6_pktinfo>() as u32) as _;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut libc::in6_pktinfo, info);
-            libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as u32) as usize
-        }
-    }
-}
-
 /// Datagrams waiting to leave one socket, for many peers.
 #[derive(Default)]
 pub struct SendQueue {
     bytes: Vec<u8>,
     /// (peer, source address or None for the kernel's choice, start, len) into `bytes`.
-    packets: Vec<(SockAddr, Option<IpAddr>, usize, usize)>,
+    packets: Vec<(SockAddr, Option<SocketAddr>, usize, usize)>,
     /// Index of the first packet not yet sent.
     sent: usize,
 }
@@ -281,7 +228,7 @@ pub struct SendQueue {
 impl SendQueue {
     /// Queue `packet` for `peer`, from `src` when given (a wildcard socket answering from
     /// the address the client asked), else from the kernel's choice.
-    pub fn push(&mut self, packet: &[u8], peer: SocketAddr, src: Option<IpAddr>) {
+    pub fn push(&mut self, packet: &[u8], peer: SocketAddr, src: Option<SocketAddr>) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(packet);
         self.packets
@@ -322,9 +269,12 @@ impl SendQueue {
                     m.msg_name = peer.as_ptr() as *mut libc::c_void;
                     m.msg_namelen = peer.len();
                     if let Some(src) = src {
+                        let buf = std::slice::from_raw_parts_mut(
+                            control[i].as_mut_ptr() as *mut u8,
+                            CONTROL_BYTES,
+                        );
+                        m.msg_controllen = build_pktinfo(*src, buf) as _;
                         m.msg_control = control[i].as_mut_ptr() as *mut libc::c_void;
-                        m.msg_controllen = size_of::<[u64; CONTROL_WORDS]>() as _;
-                        m.msg_controllen = write_pktinfo_src(m, *src) as _;
                     }
                 }
                 libc::sendmmsg(
@@ -487,7 +437,7 @@ mod tests {
         assert_eq!(batch.recv(&server).unwrap(), 1);
         let d = batch.get(0);
         assert_eq!(d.data, b"hi");
-        assert_eq!(d.dst, Some("127.0.0.2".parse().unwrap()));
+        assert_eq!(d.dst, Some("127.0.0.2:0".parse().unwrap()));
         let (from, dst) = (d.from.unwrap(), d.dst);
         let mut q = SendQueue::default();
         q.push(b"re", from, dst);

@@ -1,8 +1,13 @@
 //! The receive loop of one listening socket: reads datagrams in batches (`recvmmsg`), admits
 //! requests, refuses what must be refused, and in single-port mode forwards every known
 //! client's packets to its session and sends the sessions' queued replies (`sendmmsg`).
+//!
+//! A wildcard listener (`0.0.0.0`, `[::]`) learns each datagram's destination address
+//! (IP_PKTINFO) and answers from it: transfer sockets are bound to it, and its own ERRORs
+//! and single-port replies carry it as their source. A client drops replies from another
+//! address than it asked, and the kernel's default would be the host's primary address.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -17,7 +22,7 @@ use super::limits::Admit;
 use super::outbox::Outbox;
 use super::ports::{PortMode, SessionIo};
 use super::session::{self, SessionRequest};
-use super::socket::bind_udp;
+use super::socket::{self, bind_udp};
 use super::Shared;
 use crate::filename;
 use crate::packet::{code, error_packet, Mode, Packet, Request};
@@ -25,14 +30,29 @@ use crate::packet::{code, error_packet, Mode, Packet, Request};
 /// Packets queued per single-port session before further ones are dropped.
 const INBOX_DEPTH: usize = 32;
 
+/// Who sent a datagram, and which of our addresses it was sent to.
+#[derive(Clone, Copy)]
+struct Peer {
+    addr: SocketAddr,
+    /// The datagram's destination (port 0), where every reply must come from; learnt on
+    /// wildcard listeners only (`None` elsewhere: the socket's own address is the source).
+    local: Option<SocketAddr>,
+}
+
 /// Largest datagram the listener reads; requests are small, anything longer is cut and
 /// then refused as malformed.
 const MAX_REQUEST: usize = 4096;
 
-pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>, outbox: Option<Arc<Outbox>>) {
-    // A wildcard listener needs each datagram's destination to answer from it.
-    let wildcard = sock.local_addr().is_ok_and(|a| a.ip().is_unspecified());
-    let mut batch = RecvBatch::new(MAX_REQUEST, wildcard);
+/// `pktinfo`: the socket has `socket::enable_pktinfo` (wildcard listeners) and each
+/// datagram's destination is read; others get no control messages to parse. `outbox`:
+/// single-port mode's queue of the sessions' replies, which this loop sends.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    sock: Arc<UdpSocket>,
+    pktinfo: bool,
+    outbox: Option<Arc<Outbox>>,
+) {
+    let mut batch = RecvBatch::new(MAX_REQUEST, pktinfo);
     loop {
         // Replies queued by the sessions that the last batch woke leave in one sendmmsg.
         if let Some(out) = &outbox {
@@ -63,8 +83,9 @@ pub(super) async fn run(shared: Arc<Shared>, sock: Arc<UdpSocket>, outbox: Optio
         }
         for i in 0..batch.len() {
             let d = batch.get(i);
-            let Some(from) = d.from else { continue };
-            handle_datagram(&shared, &sock, outbox.as_ref(), from, d.dst, d.data).await;
+            let Some(addr) = d.from else { continue };
+            let peer = Peer { addr, local: d.dst };
+            handle_datagram(&shared, &sock, outbox.as_ref(), peer, d.data).await;
         }
         if outbox.is_some() {
             // Let the sessions this batch woke run and queue their replies before the flush.
@@ -77,25 +98,24 @@ async fn handle_datagram(
     shared: &Arc<Shared>,
     sock: &Arc<UdpSocket>,
     outbox: Option<&Arc<Outbox>>,
-    from: SocketAddr,
-    dst: Option<IpAddr>,
+    peer: Peer,
     pkt: &[u8],
 ) {
     if outbox.is_some() {
-        if let Some(inbox) = shared.admission.inbox(&from) {
+        if let Some(inbox) = shared.admission.inbox(&peer.addr) {
             // A full inbox means the session is behind: dropping is what UDP would do.
             let _ = inbox.try_send(Bytes::copy_from_slice(pkt));
             return;
         }
     }
     match Packet::decode(pkt) {
-        Ok(Packet::Rrq(req)) => handle_rrq(shared, sock, outbox, from, dst, req).await,
+        Ok(Packet::Rrq(req)) => handle_rrq(shared, sock, outbox, peer, req).await,
         Ok(Packet::Wrq(_)) => {
             shared.events.request_rejected(RejectReason::Write);
             reply(
                 shared,
                 sock,
-                from,
+                peer,
                 code::ACCESS_VIOLATION,
                 "writes are disabled on this server",
             )
@@ -103,13 +123,13 @@ async fn handle_datagram(
         }
         // Never answer an ERROR, to avoid ping-pong between two servers.
         Ok(Packet::Error { .. }) => {}
-        Ok(_) => reply(shared, sock, from, code::UNKNOWN_TID, "unknown transfer ID").await,
+        Ok(_) => reply(shared, sock, peer, code::UNKNOWN_TID, "unknown transfer ID").await,
         Err(e) => {
             shared.events.request_rejected(RejectReason::Malformed);
             reply(
                 shared,
                 sock,
-                from,
+                peer,
                 code::ILLEGAL_OPERATION,
                 &format!("malformed request: {e}"),
             )
@@ -118,8 +138,13 @@ async fn handle_datagram(
     }
 }
 
-async fn reply(shared: &Shared, sock: &UdpSocket, to: SocketAddr, c: u16, msg: &str) {
-    if sock.send_to(&error_packet(c, msg), to).await.is_ok() {
+async fn reply(shared: &Shared, sock: &UdpSocket, to: Peer, c: u16, msg: &str) {
+    let pkt = error_packet(c, msg);
+    let sent = match to.local {
+        Some(local) => socket::send_from(sock, &pkt, to.addr, local).await,
+        None => sock.send_to(&pkt, to.addr).await,
+    };
+    if sent.is_ok() {
         shared.events.error_sent(c);
     }
 }
@@ -128,15 +153,15 @@ async fn handle_rrq(
     shared: &Arc<Shared>,
     sock: &Arc<UdpSocket>,
     outbox: Option<&Arc<Outbox>>,
-    from: SocketAddr,
-    dst: Option<IpAddr>,
+    peer: Peer,
     req: Request,
 ) {
+    let from = peer.addr;
     if !shared.accepting.load(Ordering::Relaxed) {
         reply(
             shared,
             sock,
-            from,
+            peer,
             code::NOT_DEFINED,
             "server shutting down",
         )
@@ -149,7 +174,7 @@ async fn handle_rrq(
         Some(Mode::Mail) | None => {
             shared.events.request_rejected(RejectReason::Malformed);
             let msg = format!("unsupported transfer mode {:?}", req.mode);
-            reply(shared, sock, from, code::ILLEGAL_OPERATION, &msg).await;
+            reply(shared, sock, peer, code::ILLEGAL_OPERATION, &msg).await;
             return;
         }
     };
@@ -158,7 +183,7 @@ async fn handle_rrq(
         Err(e) => {
             shared.events.request_rejected(RejectReason::Path);
             tracing::info!(client = %from, file = %String::from_utf8_lossy(&req.filename), reason = %e, "request refused");
-            reply(shared, sock, from, code::ACCESS_VIOLATION, &e.to_string()).await;
+            reply(shared, sock, peer, code::ACCESS_VIOLATION, &e.to_string()).await;
             return;
         }
     };
@@ -178,24 +203,27 @@ async fn handle_rrq(
             } else {
                 "server busy"
             };
-            reply(shared, sock, from, code::NOT_DEFINED, msg).await;
+            reply(shared, sock, peer, code::NOT_DEFINED, msg).await;
             return;
         }
     };
-    let local_ip = sock.local_addr().map(|a| a.ip());
+    // Where the transfer's own socket goes: the asked address, else the listener's.
+    let local = peer.local.or_else(|| {
+        let mut a = sock.local_addr().ok()?;
+        a.set_port(0);
+        Some(a)
+    });
     let io = match (shared.cfg.port_mode, inbox_rx, outbox) {
         (PortMode::SinglePort, Some(inbox), Some(outbox)) => Some(SessionIo::Shared {
             outbox: outbox.clone(),
-            src: dst,
             inbox,
+            local: peer.local,
         }),
-        (PortMode::Range { .. }, _, _) => local_ip
-            .ok()
-            .and_then(|ip| shared.range.as_ref()?.bind(ip))
+        (PortMode::Range { .. }, _, _) => local
+            .and_then(|a| shared.range.as_ref()?.bind(a))
             .map(SessionIo::Own),
-        _ => local_ip
-            .ok()
-            .and_then(|ip| bind_udp(SocketAddr::new(ip, 0), None).ok())
+        _ => local
+            .and_then(|a| bind_udp(a, None).ok())
             .map(SessionIo::Own),
     };
     let Some(io) = io else {
@@ -204,7 +232,7 @@ async fn handle_rrq(
         reply(
             shared,
             sock,
-            from,
+            peer,
             code::NOT_DEFINED,
             "server busy: no free transfer port",
         )

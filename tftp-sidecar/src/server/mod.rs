@@ -5,7 +5,7 @@
 //! - `options`: pure option negotiation
 //! - `ports`: ephemeral / range / single-port reply sockets
 //! - `limits`: session caps and the live-session table
-//! - `socket`: socket options (receive buffer, v6-only)
+//! - `socket`: socket options (receive buffer, v6-only), IP_PKTINFO for wildcard listeners
 //! - `batch_io`: GSO window sends, recvmmsg/sendmmsg batches
 //! - `outbox`: single-port mode's queue of replies, flushed by the listener
 //! - `shutdown`: signals and draining
@@ -86,7 +86,8 @@ pub(crate) struct Shared {
 
 pub struct Server {
     shared: Arc<Shared>,
-    sockets: Vec<Arc<UdpSocket>>,
+    /// Listening sockets, each with whether it reports destination addresses (wildcard).
+    sockets: Vec<(Arc<UdpSocket>, bool)>,
     /// Single-port mode: each listening socket's queue of replies.
     outboxes: Vec<Option<Arc<outbox::Outbox>>>,
 }
@@ -114,7 +115,13 @@ impl Server {
         for addr in &cfg.listen {
             let s = socket::bind_udp(*addr, Some(cfg.recv_buffer))
                 .map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
-            sockets.push(Arc::new(s));
+            // On a wildcard address replies must leave from the address each client asked.
+            let pktinfo = addr.ip().is_unspecified();
+            if pktinfo {
+                socket::enable_pktinfo(&s)
+                    .map_err(|e| io::Error::new(e.kind(), format!("IP_PKTINFO on {addr}: {e}")))?;
+            }
+            sockets.push((Arc::new(s), pktinfo));
         }
         let (abort, abort_rx) = watch::channel(false);
         let range = match cfg.port_mode {
@@ -158,7 +165,7 @@ impl Server {
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.sockets
             .iter()
-            .filter_map(|s| s.local_addr().ok())
+            .filter_map(|(s, _)| s.local_addr().ok())
             .collect()
     }
 
@@ -178,13 +185,20 @@ impl Server {
             .sockets
             .iter()
             .zip(&self.outboxes)
-            .map(|(s, o)| tokio::spawn(listener::run(self.shared.clone(), s.clone(), o.clone())))
+            .map(|((s, pktinfo), o)| {
+                tokio::spawn(listener::run(
+                    self.shared.clone(),
+                    s.clone(),
+                    *pktinfo,
+                    o.clone(),
+                ))
+            })
             .collect();
         stop.await;
         // Listeners keep running while draining: single-port sessions depend on them.
         let aborted = shutdown::drain(&self.shared, drain).await;
         // The last replies of aborted single-port sessions (ERROR "shutting down").
-        for (s, o) in self.sockets.iter().zip(&self.outboxes) {
+        for ((s, _), o) in self.sockets.iter().zip(&self.outboxes) {
             if let Some(o) = o {
                 o.flush(s).await;
             }

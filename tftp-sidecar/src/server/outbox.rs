@@ -4,7 +4,7 @@
 //! `sendto` calls (and as many wake-ups of the receiving side) into a few.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use tokio::io::Interest;
@@ -23,7 +23,7 @@ pub struct Outbox {
 
 impl Outbox {
     /// Queue one datagram; it leaves at the listener's next flush.
-    pub fn push(&self, packet: &[u8], peer: SocketAddr, src: Option<IpAddr>) {
+    pub fn push(&self, packet: &[u8], peer: SocketAddr, src: Option<SocketAddr>) {
         let mut q = self.queue.lock().unwrap();
         let was_empty = q.is_empty();
         q.push(packet, peer, src);

@@ -3,7 +3,7 @@
 //! client address and fed by the listener's receive loop).
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -60,12 +60,13 @@ impl RangeAllocator {
         }
     }
 
-    /// Bind a free port of the range on `ip`; `None` when every port is taken.
-    pub fn bind(&self, ip: std::net::IpAddr) -> Option<UdpSocket> {
+    /// Bind a free port of the range on `local`'s address (its port is ignored); `None`
+    /// when every port is taken.
+    pub fn bind(&self, mut local: SocketAddr) -> Option<UdpSocket> {
         for _ in 0..self.len {
             let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.len;
-            let port = self.first + i as u16;
-            if let Ok(s) = bind_udp(SocketAddr::new(ip, port), None) {
+            local.set_port(self.first + i as u16);
+            if let Ok(s) = bind_udp(local, None) {
                 return Some(s);
             }
         }
@@ -77,13 +78,14 @@ impl RangeAllocator {
 pub enum SessionIo {
     /// Own socket (ephemeral or range port): packets from other addresses are foreign TIDs.
     Own(UdpSocket),
-    /// Single-port: replies are queued in the listener's `outbox` (from `src`, the address
-    /// the client asked, on a wildcard listener); the listener forwards this client's
-    /// packets into `inbox`.
+    /// Single-port: replies are queued in the listener's `outbox` and leave the listening
+    /// socket in batches; the listener forwards this client's packets into `inbox`. On a
+    /// wildcard listener `local` is the address the client asked (port 0), set as each
+    /// reply's source; `None` on a listener bound to one address.
     Shared {
         outbox: Arc<Outbox>,
-        src: Option<IpAddr>,
         inbox: mpsc::Receiver<Bytes>,
+        local: Option<SocketAddr>,
     },
 }
 
@@ -98,8 +100,8 @@ impl SessionIo {
     pub async fn send(&self, buf: &[u8], peer: SocketAddr) -> io::Result<()> {
         match self {
             SessionIo::Own(s) => s.send_to(buf, peer).await.map(|_| ()),
-            SessionIo::Shared { outbox, src, .. } => {
-                outbox.push(buf, peer, *src);
+            SessionIo::Shared { outbox, local, .. } => {
+                outbox.push(buf, peer, *local);
                 Ok(())
             }
         }
