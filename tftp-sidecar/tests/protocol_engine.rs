@@ -679,3 +679,43 @@ async fn reused_client_port_with_a_new_request_is_served() {
     wait_idle(&srv).await;
     assert_eq!(srv.events.outcomes().len(), 2);
 }
+
+/// Single-port mode: a client that finishes a transfer and at once asks for the next file
+/// from the same port (the final ACK and the new RRQ in one receive batch) is served at
+/// once, not after its own retry timer (the RRQ must not go to the finishing session).
+#[tokio::test(flavor = "current_thread")]
+async fn single_port_next_request_right_after_the_last_ack_is_served_at_once() {
+    let mut cfg = test_config();
+    cfg.port_mode = PortMode::SinglePort;
+    cfg.timeout = Duration::from_secs(2);
+    let srv = start(
+        cfg,
+        MapSource::with(&[("a.cnf", pattern(100, 1)), ("b.cnf", pattern(100, 2))]),
+    )
+    .await;
+    let c = Client::new(srv.addr).await;
+    c.rrq(b"a.cnf", &[]).await;
+    assert_eq!(data_of(&c.recv(T).await.unwrap().0), (1, 100));
+    // Both datagrams are queued before the server's listener runs again.
+    c.ack(1, srv.addr).await;
+    c.rrq(b"b.cnf", &[]).await;
+    let (p, _) = c
+        .recv(Duration::from_millis(500))
+        .await
+        .expect("b.cnf served without waiting for a client retry");
+    assert_eq!(
+        p,
+        Packet::Data {
+            block: 1,
+            data: pattern(100, 2).into()
+        }
+    );
+    c.ack(1, srv.addr).await;
+    wait_idle(&srv).await;
+    let outcomes = srv.events.outcomes();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| o.1 == Outcome::Completed),
+        "{outcomes:?}"
+    );
+}

@@ -53,6 +53,9 @@ pub(super) async fn run(
     outbox: Option<Arc<Outbox>>,
 ) {
     let mut batch = RecvBatch::new(MAX_REQUEST, pktinfo);
+    // Single-port: RRQs from an address whose session is still live, looked at again once
+    // the sessions of this batch have run (see `forward`).
+    let mut held: Vec<(Peer, Vec<u8>)> = Vec::new();
     loop {
         // Replies queued by the sessions that the last batch woke leave in one sendmmsg.
         if let Some(out) = &outbox {
@@ -85,13 +88,43 @@ pub(super) async fn run(
             let d = batch.get(i);
             let Some(addr) = d.from else { continue };
             let peer = Peer { addr, local: d.dst };
+            if outbox.is_some() && forward(&shared, peer, d.data, &mut held) {
+                continue;
+            }
             handle_datagram(&shared, &sock, outbox.as_ref(), peer, d.data).await;
         }
         if outbox.is_some() {
             // Let the sessions this batch woke run and queue their replies before the flush.
             tokio::task::yield_now().await;
+            for (peer, pkt) in std::mem::take(&mut held) {
+                match shared.admission.inbox(&peer.addr) {
+                    // Still live: a retransmitted request; the session ignores it.
+                    Some(inbox) => {
+                        let _ = inbox.try_send(Bytes::from(pkt));
+                    }
+                    // Its session ended (the last ACK was in the same batch): a new transfer.
+                    None => handle_datagram(&shared, &sock, outbox.as_ref(), peer, &pkt).await,
+                }
+            }
         }
     }
+}
+
+/// Single-port: hand a datagram from a client with a live session to that session. An RRQ
+/// is held instead: a client that finished a transfer asks for its next file from the same
+/// port, often in the same batch as its last ACK, while the old session is still
+/// registered. Returns false when the address has no session.
+fn forward(shared: &Shared, peer: Peer, pkt: &[u8], held: &mut Vec<(Peer, Vec<u8>)>) -> bool {
+    let Some(inbox) = shared.admission.inbox(&peer.addr) else {
+        return false;
+    };
+    if pkt.starts_with(&[0, 1]) {
+        held.push((peer, pkt.to_vec()));
+    } else {
+        // A full inbox means the session is behind: dropping is what UDP would do.
+        let _ = inbox.try_send(Bytes::copy_from_slice(pkt));
+    }
+    true
 }
 
 async fn handle_datagram(
@@ -101,13 +134,6 @@ async fn handle_datagram(
     peer: Peer,
     pkt: &[u8],
 ) {
-    if outbox.is_some() {
-        if let Some(inbox) = shared.admission.inbox(&peer.addr) {
-            // A full inbox means the session is behind: dropping is what UDP would do.
-            let _ = inbox.try_send(Bytes::copy_from_slice(pkt));
-            return;
-        }
-    }
     match Packet::decode(pkt) {
         Ok(Packet::Rrq(req)) => handle_rrq(shared, sock, outbox, peer, req).await,
         Ok(Packet::Wrq(_)) => {
