@@ -188,8 +188,9 @@ impl Client {
         let mut resent = 0u64;
         let mut tries = 0u32;
         let mut buf = vec![0u8; 65536 + 4];
+        // Once per transfer: a setsockopt per packet was a tenth of a boot storm's CPU.
+        self.sock.set_read_timeout(Some(self.cfg.timeout))?;
         loop {
-            self.sock.set_read_timeout(Some(self.cfg.timeout))?;
             let (n, from) = match self.sock.recv_from(&mut buf) {
                 Ok(x) => x,
                 // A signal (SIGCHLD of a child another thread started) is not silence.
@@ -268,7 +269,7 @@ impl Client {
                             .send_to(&error_packet(8, "bad option value"), from);
                         return Err(TftpError::Protocol(format!("bad OACK {oack:?}")));
                     }
-                    last_sent = ack_packet(0);
+                    set_ack(&mut last_sent, 0);
                     last_dest = from;
                     self.sock.send_to(&last_sent, from)?;
                     tries = 0;
@@ -295,7 +296,7 @@ impl Client {
                         tries = 0;
                         let last = payload.len() < blksize as usize;
                         if last || since_ack >= windowsize {
-                            last_sent = ack_packet(block);
+                            set_ack(&mut last_sent, block);
                             self.sock.send_to(&last_sent, from)?;
                             since_ack = 0;
                         }
@@ -314,7 +315,7 @@ impl Client {
                         }
                     } else if windowsize > 1 && block != last_block {
                         // A gap inside a window: ask again from the last good block.
-                        last_sent = ack_packet(last_block);
+                        set_ack(&mut last_sent, last_block);
                         self.sock.send_to(&last_sent, from)?;
                         since_ack = 0;
                     } else if block == last_block && last_block != 0 {
@@ -356,10 +357,18 @@ pub fn build_rrq(file: &str, opts: &TftpOptions) -> Vec<u8> {
     p
 }
 
+#[cfg(test)]
 fn ack_packet(block: u16) -> Vec<u8> {
-    let mut p = ACK.to_be_bytes().to_vec();
-    p.extend_from_slice(&block.to_be_bytes());
+    let mut p = Vec::new();
+    set_ack(&mut p, block);
     p
+}
+
+/// The ACK of `block` into `p`, reusing its allocation (one per transfer, not per block).
+fn set_ack(p: &mut Vec<u8>, block: u16) {
+    p.clear();
+    p.extend_from_slice(&ACK.to_be_bytes());
+    p.extend_from_slice(&block.to_be_bytes());
 }
 
 fn error_packet(code: u16, msg: &str) -> Vec<u8> {
