@@ -409,23 +409,11 @@ mod tests {
 
     /// A wildcard socket learns each datagram's destination and answers from it: here
     /// 127.0.0.2, which the kernel would not pick by itself for a reply to 127.0.0.1.
-    #[test]
-    fn wildcard_socket_sees_destination_and_answers_from_it() {
-        use std::os::fd::AsRawFd;
-        let server = UdpSocket::bind("0.0.0.0:0").unwrap();
-        let one: libc::c_int = 1;
-        // SAFETY: setsockopt with a correctly sized int on an owned socket.
-        let rc = unsafe {
-            libc::setsockopt(
-                server.as_raw_fd(),
-                libc::IPPROTO_IP,
-                libc::IP_PKTINFO,
-                &one as *const _ as *const libc::c_void,
-                size_of::<libc::c_int>() as _,
-            )
-        };
-        assert_eq!(rc, 0);
-        server.set_nonblocking(true).unwrap();
+    #[tokio::test]
+    async fn wildcard_socket_sees_destination_and_answers_from_it() {
+        use super::super::socket::{bind_udp, enable_pktinfo};
+        let server = bind_udp("0.0.0.0:0".parse().unwrap(), None).unwrap();
+        enable_pktinfo(&server).unwrap();
         let port = server.local_addr().unwrap().port();
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         client
