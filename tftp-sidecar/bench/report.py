@@ -107,7 +107,7 @@ for key, title, metric, unit in scen:
             if (f, key) in runs and peer_cpg and cpg(f):
                 bp = min(peer_cpg)
                 out.append(f"\nreference: CPU s/GB {f} / best peer ({bp[1]}): **{cpg(f) / bp[0]:.2f}x** "
-                           f"(no server can go below the kernel's cost)")
+                           f"(the cheapest way found to move these datagrams here)")
         out.append("")
     out.append("")
 out.append("sidecar: default port mode (a new port per transfer); sidecar-single: `--port-mode single-port` "
