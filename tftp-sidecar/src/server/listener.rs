@@ -43,15 +43,23 @@ struct Peer {
 /// then refused as malformed.
 const MAX_REQUEST: usize = 4096;
 
-/// `pktinfo`: the socket has `socket::enable_pktinfo` (wildcard listeners) and each
-/// datagram's destination is read; others get no control messages to parse. `outbox`:
-/// single-port mode's queue of the sessions' replies, which this loop sends.
-pub(super) async fn run(
-    shared: Arc<Shared>,
-    sock: Arc<UdpSocket>,
-    pktinfo: bool,
-    outbox: Option<Arc<Outbox>>,
-) {
+/// One listening socket and what its receive loop needs to know about it.
+#[derive(Clone)]
+pub(super) struct Listening {
+    pub sock: Arc<UdpSocket>,
+    /// The socket has `socket::enable_pktinfo` (wildcard listeners) and each datagram's
+    /// destination is read; others get no control messages to parse.
+    pub pktinfo: bool,
+    /// Single-port mode's queue of the sessions' replies, which the loop sends.
+    pub outbox: Option<Arc<Outbox>>,
+}
+
+pub(super) async fn run(shared: Arc<Shared>, l: Listening) {
+    let Listening {
+        sock,
+        pktinfo,
+        outbox,
+    } = l;
     let mut batch = RecvBatch::new(MAX_REQUEST, pktinfo);
     // Single-port: RRQs from an address whose session is still live, looked at again once
     // the sessions of this batch have run (see `forward`).
@@ -84,6 +92,9 @@ pub(super) async fn run(
                 continue;
             }
         }
+        if let Some(out) = &outbox {
+            out.begin_batch();
+        }
         for i in 0..batch.len() {
             let d = batch.get(i);
             let Some(addr) = d.from else { continue };
@@ -93,9 +104,10 @@ pub(super) async fn run(
             }
             handle_datagram(&shared, &sock, outbox.as_ref(), peer, d.data).await;
         }
-        if outbox.is_some() {
+        if let Some(out) = &outbox {
             // Let the sessions this batch woke run and queue their replies before the flush.
             tokio::task::yield_now().await;
+            out.end_batch();
             for (peer, pkt) in std::mem::take(&mut held) {
                 match shared.admission.inbox(&peer.addr) {
                     // Still live: a retransmitted request; the session ignores it.

@@ -29,7 +29,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 pub use events::{Events, NoEvents, Outcome, RejectReason, TransferReport};
@@ -86,10 +85,7 @@ pub(crate) struct Shared {
 
 pub struct Server {
     shared: Arc<Shared>,
-    /// Listening sockets, each with whether it reports destination addresses (wildcard).
-    sockets: Vec<(Arc<UdpSocket>, bool)>,
-    /// Single-port mode: each listening socket's queue of replies.
-    outboxes: Vec<Option<Arc<outbox::Outbox>>>,
+    listening: Vec<listener::Listening>,
 }
 
 /// Cheap handle for observing a running server (tests, status).
@@ -121,7 +117,11 @@ impl Server {
                 socket::enable_pktinfo(&s)
                     .map_err(|e| io::Error::new(e.kind(), format!("IP_PKTINFO on {addr}: {e}")))?;
             }
-            sockets.push((Arc::new(s), pktinfo));
+            sockets.push(listener::Listening {
+                sock: Arc::new(s),
+                pktinfo,
+                outbox: (cfg.port_mode == PortMode::SinglePort).then(Default::default),
+            });
         }
         let (abort, abort_rx) = watch::channel(false);
         let range = match cfg.port_mode {
@@ -151,21 +151,16 @@ impl Server {
             session,
             events,
         });
-        let outboxes = sockets
-            .iter()
-            .map(|_| (shared.cfg.port_mode == PortMode::SinglePort).then(Default::default))
-            .collect();
         Ok(Server {
             shared,
-            sockets,
-            outboxes,
+            listening: sockets,
         })
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.sockets
+        self.listening
             .iter()
-            .filter_map(|(s, _)| s.local_addr().ok())
+            .filter_map(|l| l.sock.local_addr().ok())
             .collect()
     }
 
@@ -182,25 +177,17 @@ impl Server {
             tracing::info!(%addr, mode = ?self.shared.cfg.port_mode, "listening");
         }
         let listeners: Vec<_> = self
-            .sockets
+            .listening
             .iter()
-            .zip(&self.outboxes)
-            .map(|((s, pktinfo), o)| {
-                tokio::spawn(listener::run(
-                    self.shared.clone(),
-                    s.clone(),
-                    *pktinfo,
-                    o.clone(),
-                ))
-            })
+            .map(|l| tokio::spawn(listener::run(self.shared.clone(), l.clone())))
             .collect();
         stop.await;
         // Listeners keep running while draining: single-port sessions depend on them.
         let aborted = shutdown::drain(&self.shared, drain).await;
         // The last replies of aborted single-port sessions (ERROR "shutting down").
-        for ((s, _), o) in self.sockets.iter().zip(&self.outboxes) {
-            if let Some(o) = o {
-                o.flush(s).await;
+        for l in &self.listening {
+            if let Some(o) = &l.outbox {
+                o.flush(&l.sock).await;
             }
         }
         for l in listeners {
