@@ -101,7 +101,9 @@ async fn five_percent_loss_windowed_single_port() {
 }
 
 /// The current-thread runtime (the binary's default): sessions and the listener share one
-/// thread, so a reply queued by a session's retransmit timer must wake the listener.
+/// thread. (That a timer's retransmit wakes the listener by itself is shown by
+/// `protocol_engine::single_port_retransmits_without_client_traffic`: here the client's own
+/// retries would also get the transfer through.)
 #[tokio::test(flavor = "current_thread")]
 async fn twenty_percent_loss_lockstep_single_port_one_thread() {
     lossy_run_in(PortMode::SinglePort, 0.20, 17, 64_000, &[]).await;

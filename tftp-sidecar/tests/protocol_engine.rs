@@ -719,3 +719,28 @@ async fn single_port_next_request_right_after_the_last_ack_is_served_at_once() {
         "{outcomes:?}"
     );
 }
+
+/// A request longer than the listener reads (4096 bytes) is refused as malformed, even when
+/// the cut lands on a NUL and the first 4096 bytes would decode as a request (here with
+/// `blksize` after the cut, which would otherwise be dropped without a word).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlong_request_is_refused_not_cut() {
+    let srv = start(test_config(), MapSource::with(&[("f", pattern(10, 12))])).await;
+    let c = Client::new(srv.addr).await;
+    let mut rrq = b"\x00\x01f\x00octet\x00pad\x00".to_vec();
+    rrq.resize(4095, b'x');
+    rrq.push(0); // byte 4096 ends the "pad" value
+    rrq.extend_from_slice(b"blksize\x001024\x00");
+    c.sock.send_to(&rrq, srv.addr).await.unwrap();
+    let (p, _) = c.recv(T).await.unwrap();
+    assert!(
+        matches!(p, Packet::Error { code: 4, ref message } if message.contains("longer than")),
+        "{p:?}"
+    );
+    wait_idle(&srv).await;
+    assert_eq!(
+        *srv.events.rejected.lock().unwrap(),
+        vec![RejectReason::Malformed]
+    );
+    assert!(srv.events.outcomes().is_empty());
+}

@@ -1,5 +1,5 @@
-//! Batched UDP system calls: the kernel's per-datagram work cannot be avoided, but one
-//! system call (and one wake-up of the peer) per batch instead of per datagram can.
+//! Batched UDP system calls (Linux): the kernel's per-datagram work cannot be avoided, but
+//! one system call per batch instead of one per datagram can.
 //!
 //! - [`send_segmented`]: one `sendmsg` with `UDP_SEGMENT` (GSO) sends a whole TFTP window
 //!   to one client; the kernel cuts it into datagrams of `segment` bytes.
@@ -52,42 +52,34 @@ pub fn send_segmented(
     segment: u16,
     peer: SocketAddr,
 ) -> io::Result<usize> {
-    #[cfg(target_os = "linux")]
-    {
-        let addr = SockAddr::from(peer);
-        let mut iov = libc::iovec {
-            iov_base: buf.as_ptr() as *mut libc::c_void,
-            iov_len: buf.len(),
-        };
-        // Room for one cmsg carrying a u16, aligned as the kernel wants.
-        let mut control = [0u64; 4];
-        // SAFETY: msghdr is plain data; every pointer set below outlives the sendmsg call,
-        // and the cmsg is written inside `control`, whose length CMSG_SPACE(2) never exceeds.
-        unsafe {
-            let mut msg: libc::msghdr = zeroed();
-            msg.msg_name = addr.as_ptr() as *mut libc::c_void;
-            msg.msg_namelen = addr.len();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-            msg.msg_controllen = libc::CMSG_SPACE(size_of::<u16>() as u32) as usize;
-            let cm = libc::CMSG_FIRSTHDR(&msg);
-            (*cm).cmsg_level = libc::SOL_UDP;
-            (*cm).cmsg_type = libc::UDP_SEGMENT;
-            (*cm).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut u16, segment);
-            let rc = libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_DONTWAIT);
-            if rc < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(rc as usize)
-            }
+    let addr = SockAddr::from(peer);
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // Room for one cmsg carrying a u16, aligned as the kernel wants.
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr is plain data; every pointer set below outlives the sendmsg call,
+    // and the cmsg is written inside `control`, whose length CMSG_SPACE(2) never exceeds.
+    unsafe {
+        let mut msg: libc::msghdr = zeroed();
+        msg.msg_name = addr.as_ptr() as *mut libc::c_void;
+        msg.msg_namelen = addr.len();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = libc::CMSG_SPACE(size_of::<u16>() as u32) as usize;
+        let cm = libc::CMSG_FIRSTHDR(&msg);
+        (*cm).cmsg_level = libc::SOL_UDP;
+        (*cm).cmsg_type = libc::UDP_SEGMENT;
+        (*cm).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut u16, segment);
+        let rc = libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_DONTWAIT);
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(rc as usize)
         }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (sock, buf, segment, peer);
-        Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 }
 
@@ -223,6 +215,8 @@ pub struct SendQueue {
     packets: Vec<(SockAddr, Option<SocketAddr>, usize, usize)>,
     /// Index of the first packet not yet sent.
     sent: usize,
+    /// Control messages (source addresses) of one sendmmsg, allocated at the first flush.
+    control: Vec<[u64; CONTROL_WORDS]>,
 }
 
 impl SendQueue {
@@ -249,11 +243,15 @@ impl SendQueue {
     /// would be: the sender's retransmit timer covers it. Returns datagrams sent.
     pub fn flush(&mut self, sock: &impl AsRawFd) -> io::Result<usize> {
         let mut total = 0;
+        if self.control.is_empty() {
+            self.control = vec![[0; CONTROL_WORDS]; BATCH];
+        }
         while !self.is_empty() {
             let pending = &self.packets[self.sent..];
             let n = pending.len().min(BATCH);
             let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [MaybeUninit::uninit(); BATCH];
-            let mut control = [[0u64; CONTROL_WORDS]; BATCH];
+            // build_pktinfo writes (and zero-pads) all of each message it uses.
+            let control = &mut self.control;
             // SAFETY: as in RecvBatch::recv; the kernel only reads these buffers, and each
             // control message is written inside its own `control` entry.
             let rc = unsafe {
@@ -305,7 +303,8 @@ impl SendQueue {
         Ok(total)
     }
 
-    /// Drop the sent prefix so a long-blocked queue does not grow without bound.
+    /// Drop the sent prefix, so a queue that stays blocked holds only what is unsent (its
+    /// size is bounded by the sessions: each queues at most one window before it waits).
     fn compact(&mut self) {
         if self.sent == 0 {
             return;

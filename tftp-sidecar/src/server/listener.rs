@@ -39,8 +39,8 @@ struct Peer {
     local: Option<SocketAddr>,
 }
 
-/// Largest datagram the listener reads; requests are small, anything longer is cut and
-/// then refused as malformed.
+/// Largest datagram the listener reads; requests are small, anything longer is refused as
+/// malformed.
 const MAX_REQUEST: usize = 4096;
 
 /// One listening socket and what its receive loop needs to know about it.
@@ -99,6 +99,13 @@ pub(super) async fn run(shared: Arc<Shared>, l: Listening) {
             let d = batch.get(i);
             let Some(addr) = d.from else { continue };
             let peer = Peer { addr, local: d.dst };
+            if d.truncated {
+                // What was read may still decode, minus what was cut: refuse it whole.
+                shared.events.request_rejected(RejectReason::Malformed);
+                let msg = format!("malformed request: longer than {MAX_REQUEST} bytes");
+                reply(&shared, &sock, peer, code::ILLEGAL_OPERATION, &msg).await;
+                continue;
+            }
             if outbox.is_some() && forward(&shared, peer, d.data, &mut held) {
                 continue;
             }

@@ -1,5 +1,7 @@
 //! The TFTP server: listening sockets -> admission -> one task per transfer.
 //!
+//! Linux only: `batch_io` and `socket` use recvmmsg/sendmmsg, UDP_SEGMENT and IP_PKTINFO.
+//!
 //! - `listener`: receive loop per listening socket (requests, single-port demux)
 //! - `session`: one transfer (negotiation, windows, retransmits)
 //! - `options`: pure option negotiation

@@ -346,7 +346,8 @@ impl Session {
             let n = (window.len() - i).min(batch_io::segments_per_send(segment));
             // GSO cuts at `segment` bytes: every block but the run's last must be full.
             let uniform = window.range(i..i + n - 1).all(|b| b.len() == blksize);
-            if self.gso && n > 1 && uniform && segment <= u16::MAX as usize {
+            // n > 1 implies segment <= MAX_GSO_BYTES / 2, which fits a u16.
+            if self.gso && n > 1 && uniform {
                 self.send_buf.clear();
                 for (k, block) in window.range(i..i + n).enumerate() {
                     encode_data(wire(i + k), block, &mut self.send_buf);

@@ -9,11 +9,7 @@ use std::net::SocketAddr;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
-#[cfg(not(target_os = "linux"))]
-pub use no_pktinfo::{enable_pktinfo, send_from};
-#[cfg(target_os = "linux")]
 pub(crate) use pktinfo::{build_pktinfo, parse_pktinfo};
-#[cfg(target_os = "linux")]
 pub use pktinfo::{enable_pktinfo, send_from};
 
 /// Bind a non-blocking UDP socket. `recv_buffer` asks for that SO_RCVBUF; as root we
@@ -64,7 +60,6 @@ fn set_recv_buffer(sock: &Socket, size: usize) {
 /// Destination addresses of received datagrams, and source addresses of sent ones, through
 /// `recvmsg`/`sendmsg` control messages. Used only by wildcard listeners: a socket bound to
 /// one address needs none of it and keeps plain `recv_from`/`send_to`.
-#[cfg(target_os = "linux")]
 mod pktinfo {
     use std::io::{self, IoSlice};
     use std::mem::size_of;
@@ -251,30 +246,7 @@ mod pktinfo {
     }
 }
 
-/// Elsewhere wildcard listeners keep the kernel's choice of source address.
-#[cfg(not(target_os = "linux"))]
-mod no_pktinfo {
-    use std::io;
-    use std::net::SocketAddr;
-
-    use tokio::net::UdpSocket;
-
-    pub fn enable_pktinfo(_: &UdpSocket) -> io::Result<()> {
-        tracing::warn!("no IP_PKTINFO here: on a wildcard address, replies may leave from another address than asked");
-        Ok(())
-    }
-
-    pub async fn send_from(
-        sock: &UdpSocket,
-        buf: &[u8],
-        to: SocketAddr,
-        _local: SocketAddr,
-    ) -> io::Result<usize> {
-        sock.send_to(buf, to).await
-    }
-}
-
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV6};
     use std::time::Duration;
