@@ -92,6 +92,8 @@ pub struct KeaInstall {
     hook_library: PathBuf,
     /// The build directory of the hook; `cisco-tftp-check` is built beside it.
     build_dir: PathBuf,
+    /// Kea's hooks directory, as Kea sees it (`kea-dhcp4 -W`).
+    hooks_dir: PathBuf,
 }
 
 /// The file name Kea loads.
@@ -106,6 +108,11 @@ pub fn install() -> &'static KeaInstall {
 /// What a configuration's `library` should say to load the hook (see [`KeaInstall`]).
 pub fn hook_library_path() -> PathBuf {
     install().hook_library.clone()
+}
+
+/// [`KeaInstall::kea_hook_library`] of the Kea under test.
+pub fn kea_hook_library(file: &str) -> PathBuf {
+    install().kea_hook_library(file)
 }
 
 fn workspace() -> PathBuf {
@@ -159,6 +166,7 @@ impl KeaInstall {
             },
             hook_library: hook.clone(),
             build_dir,
+            hooks_dir: PathBuf::new(),
         };
         let v = install
             .command(None, "kea-dhcp4")
@@ -176,6 +184,7 @@ impl KeaInstall {
                 ));
             }
         }
+        install.hooks_dir = install.read_hooks_dir()?;
         if install.in_root() {
             install.prepare_root(&hook)?;
             install.hook_library = PathBuf::from(HOOK_FILE);
@@ -186,18 +195,7 @@ impl KeaInstall {
     /// Puts the hook into the root's hooks directory and makes the directories Kea 2.6.3+
     /// insists on: `/run/kea` (mode 0750) for control sockets, `/var/log/kea` for logs.
     fn prepare_root(&self, hook: &Path) -> Result<(), String> {
-        let w = self
-            .command(None, "kea-dhcp4")
-            .arg("-W")
-            .output()
-            .map_err(|e| format!("kea-dhcp4 -W: {e}"))?;
-        let text = String::from_utf8_lossy(&w.stdout);
-        let hooks_dir = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Hooks directory:"))
-            .map(str::trim)
-            .ok_or("kea-dhcp4 -W names no hooks directory")?;
-        let dest = self.host_path(Path::new(hooks_dir)).join(HOOK_FILE);
+        let dest = self.host_path(&self.hooks_dir).join(HOOK_FILE);
         // Copy, then rename: a Kea of another test binary may be loading the old file.
         let tmp = dest.with_extension(format!("so.{}", std::process::id()));
         fs::copy(hook, &tmp)
@@ -211,6 +209,29 @@ impl KeaInstall {
         let log = self.host_path(Path::new(LOG_DIR));
         fs::create_dir_all(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         Ok(())
+    }
+
+    fn read_hooks_dir(&self) -> Result<PathBuf, String> {
+        let w = self
+            .command(None, "kea-dhcp4")
+            .arg("-W")
+            .output()
+            .map_err(|e| format!("kea-dhcp4 -W: {e}"))?;
+        let text = String::from_utf8_lossy(&w.stdout);
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("Hooks directory:"))
+            .map(|d| PathBuf::from(d.trim()))
+            .ok_or_else(|| "kea-dhcp4 -W names no hooks directory".to_string())
+    }
+
+    /// What a configuration's `library` says for one of Kea's own hooks (e.g.
+    /// `libdhcp_ha.so`): its path in the hooks directory, or the bare name in a root.
+    pub fn kea_hook_library(&self, file: &str) -> PathBuf {
+        if self.in_root() {
+            PathBuf::from(file)
+        } else {
+            self.hooks_dir.join(file)
+        }
     }
 
     pub fn version(&self) -> KeaVersion {
