@@ -20,7 +20,9 @@
 //!   entry (`[,1]`, `{,}`) is an error.
 //! - Duplicate keys in a map are an error (Kea: "duplicate X entries in JSON map").
 //! - Strings: JSON's escapes; `\u` only from `\u0000` to `\u00ff` (one byte); no raw control
-//!   characters; other bytes pass as they are.
+//!   characters; other bytes pass as they are. A string is bytes to Kea (UTF-8 or not): this
+//!   reader returns it with one char per byte (U+0000 to U+00FF), which is also how the hook's
+//!   `load()` sees a parameter (see [`kea_element_json`]).
 //! - Numbers: `-?[0-9]+` is a 64-bit integer (leading zeros allowed, out of range is an error);
 //!   else `[-+]?[0-9]*\.?[0-9]*([eE][-+]?[0-9]+)?` is a double if it converts (`+5`, `.5`, `1.`
 //!   are accepted; `1e999` is not).
@@ -128,7 +130,12 @@ pub fn read_include(name: &str) -> Result<Vec<u8>, String> {
     })
 }
 
-/// Checks every entry of `Dhcp4.hooks-libraries` that loads this hook.
+/// Checks every entry of `Dhcp4.hooks-libraries` that loads this hook, with the parameters
+/// as `load()` gets them: the text of Kea's `Element::str()` ([`kea_element_json`]).
+///
+/// Kea's grammar (the same at 2.2.0, 2.6.3, 3.0.4) wants `hooks-libraries` to be a list of
+/// maps holding a string `library` and optionally a map `parameters`, nothing else: a file
+/// with another entry is refused here as Kea refuses it.
 pub fn check_config(config: &Value) -> Result<Vec<EntryReport>, String> {
     let Some(dhcp4) = config.get("Dhcp4") else {
         return Err("no \"Dhcp4\" object at the top level".into());
@@ -136,30 +143,109 @@ pub fn check_config(config: &Value) -> Result<Vec<EntryReport>, String> {
     let libs = match dhcp4.get("hooks-libraries") {
         None => return Ok(Vec::new()),
         Some(Value::Array(libs)) => libs,
-        Some(_) => return Err("Dhcp4.hooks-libraries is not a list".into()),
+        Some(_) => {
+            return Err("Dhcp4.hooks-libraries is not a list (Kea's parser refuses it)".into())
+        }
     };
     let mut reports = Vec::new();
     for (i, entry) in libs.iter().enumerate() {
-        let Some(library) = entry.get("library").and_then(Value::as_str) else {
-            continue;
+        let path = format!("Dhcp4.hooks-libraries[{i}]");
+        let refused = |why: &str| Err(format!("{path}: {why} (Kea's parser refuses it)"));
+        let Value::Object(entry) = entry else {
+            return refused("not a map");
         };
+        if let Some(k) = entry.keys().find(|k| *k != "library" && *k != "parameters") {
+            return refused(&format!(
+                "unknown key {} (a hooks library has `library` and `parameters`)",
+                quoted(k)
+            ));
+        }
+        let library = match entry.get("library") {
+            Some(Value::String(l)) => l,
+            Some(_) => return refused("`library` is not a string"),
+            None => return refused("no `library`"),
+        };
+        let params = match entry.get("parameters") {
+            None => "{}".to_string(), // what the shim hands load() when there are none
+            Some(p @ Value::Object(_)) => kea_element_json(p),
+            Some(_) => return refused("`parameters` is not a map"),
+        };
+        let library = String::from_utf8_lossy(&kea_bytes(library)).into_owned();
         if library.rsplit('/').next() != Some(LIBRARY_FILE) {
             continue;
         }
-        let params = entry
-            .get("parameters")
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Default::default()));
-        let result = Engine::from_json(&params.to_string())
+        let result = Engine::from_json(&params)
             .map(|engine| engine.summary())
             .map_err(|e| e.to_string());
         reports.push(EntryReport {
-            path: format!("Dhcp4.hooks-libraries[{i}]"),
-            library: library.to_string(),
+            path,
+            library,
             result,
         });
     }
     Ok(reports)
+}
+
+/// The text `load()` receives for `value`: Kea's `Element::str()` (`src/lib/cc/data.cc`,
+/// `toJSON`, the same at 2.2.0, 2.6.3 and 3.0.4 for what matters here), read by the shim as
+/// UTF-8 (lossy). String values are escaped byte by byte (every byte under 0x20 or from 0x7f
+/// up becomes `\u00XX`, so a non-ASCII string reaches the hook as one character per byte);
+/// map keys are written as they are, unescaped; maps come sorted by key. Doubles are written
+/// as serde_json does, not with C++'s six digits: the hook takes no double anywhere, so only
+/// the wording of its refusal can differ.
+pub fn kea_element_json(value: &Value) -> String {
+    fn write(v: &Value, out: &mut Vec<u8>) {
+        match v {
+            Value::Null | Value::Bool(_) | Value::Number(_) => {
+                out.extend_from_slice(v.to_string().as_bytes())
+            }
+            Value::String(s) => {
+                out.push(b'"');
+                for b in kea_bytes(s) {
+                    match b {
+                        b'"' => out.extend_from_slice(b"\\\""),
+                        b'\\' => out.extend_from_slice(b"\\\\"),
+                        0x08 => out.extend_from_slice(b"\\b"),
+                        0x0c => out.extend_from_slice(b"\\f"),
+                        b'\n' => out.extend_from_slice(b"\\n"),
+                        b'\r' => out.extend_from_slice(b"\\r"),
+                        b'\t' => out.extend_from_slice(b"\\t"),
+                        0..=0x1f | 0x7f..=0xff => {
+                            out.extend_from_slice(format!("\\u{b:04x}").as_bytes())
+                        }
+                        _ => out.push(b),
+                    }
+                }
+                out.push(b'"');
+            }
+            Value::Array(items) => {
+                out.extend_from_slice(b"[ ");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    write(item, out);
+                }
+                out.extend_from_slice(b" ]");
+            }
+            Value::Object(map) => {
+                out.extend_from_slice(b"{ ");
+                for (i, (k, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    out.push(b'"');
+                    out.extend_from_slice(&kea_bytes(k));
+                    out.extend_from_slice(b"\": ");
+                    write(item, out);
+                }
+                out.extend_from_slice(b" }");
+            }
+        }
+    }
+    let mut out = Vec::new();
+    write(value, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// [`parse_config`] (no `<?include?>` allowed) then [`check_config`].
@@ -223,7 +309,7 @@ impl Tok {
             Tok::RBracket => "]".into(),
             Tok::Comma => "a comma".into(),
             Tok::Colon => ":".into(),
-            Tok::Str(s) => format!("the string {}", Value::String(s.clone())),
+            Tok::Str(s) => format!("the string {}", quoted(s)),
             Tok::Num(n) => format!("the number {n}"),
             Tok::Bool(b) => b.to_string(),
             Tok::Null => "null".into(),
@@ -306,6 +392,16 @@ fn show_byte(c: u8) -> String {
     } else {
         format!("byte 0x{c:02x}")
     }
+}
+
+/// A string of Kea's bytes (one char per byte), quoted for a message, its UTF-8 shown as such.
+fn quoted(s: &str) -> String {
+    Value::String(String::from_utf8_lossy(&kea_bytes(s)).into_owned()).to_string()
+}
+
+/// The bytes Kea holds for a string this reader returned.
+fn kea_bytes(s: &str) -> Vec<u8> {
+    s.chars().map(|c| c as u32 as u8).collect()
 }
 
 struct Lexer<'l> {
@@ -459,7 +555,7 @@ impl Source {
     /// A string from its opening quote.
     fn string(&mut self, at: &Pos) -> Result<String, SyntaxError> {
         self.bump(1);
-        let mut out: Vec<u8> = Vec::new();
+        let mut out = String::new();
         loop {
             let here = self.pos();
             let Some(c) = self.peek(0) else {
@@ -468,7 +564,7 @@ impl Source {
             match c {
                 b'"' => {
                     self.bump(1);
-                    return Ok(String::from_utf8_lossy(&out).into_owned());
+                    return Ok(out);
                 }
                 b'\\' => {
                     let decoded = match self.peek(1) {
@@ -494,9 +590,7 @@ impl Source {
                                 u8::from_str_radix(std::str::from_utf8(&digits[2..]).unwrap(), 16)
                                     .expect("two hex digits");
                             self.bump(6);
-                            // Kea keeps the byte; it reaches the hook as the character \u00XX.
-                            let mut buf = [0; 4];
-                            out.extend_from_slice(char::from(b).encode_utf8(&mut buf).as_bytes());
+                            out.push(char::from(b));
                             continue;
                         }
                         Some(e) => {
@@ -508,7 +602,7 @@ impl Source {
                         None => return Err(at.error("string not closed")),
                     };
                     self.bump(2);
-                    out.push(decoded);
+                    out.push(char::from(decoded));
                 }
                 b'\n' => {
                     return Err(here
@@ -521,7 +615,7 @@ impl Source {
                 }
                 _ => {
                     self.bump(1);
-                    out.push(c);
+                    out.push(char::from(c));
                 }
             }
         }
@@ -667,10 +761,11 @@ impl Parser<'_> {
         match &t.tok {
             Tok::Str(k) if !t.plain => t.at.error(format!(
                 "{} at the top level: kea-dhcp4 wants \"Dhcp4\" written without escapes",
-                Value::String(k.clone())
+                quoted(k)
             )),
             Tok::Str(k) => t.at.error(format!(
-                "\"{k}\" at the top level: kea-dhcp4 takes a file with \"Dhcp4\" and nothing else there"
+                "{} at the top level: kea-dhcp4 takes a file with \"Dhcp4\" and nothing else there",
+                quoted(k)
             )),
             _ => unexpected(t, "\"Dhcp4\""),
         }
@@ -722,7 +817,7 @@ impl Parser<'_> {
                     if let Some(first) = seen.get(&key) {
                         return Err(t.at.error(format!(
                             "duplicate key {} (first at {})",
-                            Value::String(key.clone()),
+                            quoted(&key),
                             first.describe_from(&t.at)
                         )));
                     }
@@ -872,8 +967,10 @@ mod tests {
     #[test]
     fn strings_as_kea_reads_them() {
         let v = parse(r#"{"Dhcp4": {"a": "\"\\\/\b\f\n\r\t\u0041\u00e9", "b": "é"}}"#).unwrap();
-        assert_eq!(v["Dhcp4"]["a"], "\"\\/\u{8}\u{c}\n\r\tAé");
-        assert_eq!(v["Dhcp4"]["b"], "é");
+        assert_eq!(v["Dhcp4"]["a"], "\"\\/\u{8}\u{c}\n\r\tA\u{e9}");
+        // Kea's bytes, one char each: UTF-8 é is two.
+        assert_eq!(v["Dhcp4"]["b"], "\u{c3}\u{a9}");
+        assert_eq!(quoted("\u{c3}\u{a9}"), "\"é\"");
         assert!(err(r#"{"Dhcp4": {"a": "\u0100"}}"#).starts_with("1:18: \\u0100 is beyond \\u00ff"));
         assert!(err(r#"{"Dhcp4": {"a": "\u00e"}}"#).starts_with("1:18: \\u needs four"));
         assert!(err(r#"{"Dhcp4": {"a": "\x"}}"#).starts_with("1:18: bad escape \\x"));
@@ -1053,5 +1150,48 @@ mod tests {
         assert!(check_config_text(r#"{"Dhcp4": {"hooks-libraries": {}}}"#)
             .unwrap_err()
             .contains("not a list"));
+    }
+
+    #[test]
+    fn load_gets_what_kea_element_str_writes() {
+        let v = parse(
+            "{\"Dhcp4\": {\"p\": {\"b\": \"é\\\"\\\\\\u00e9\\u007f\\t\", \"a\": [1, -2, 1.5, true, null, {}], \"k\\\"é\": 0}}}",
+        )
+        .unwrap();
+        assert_eq!(
+            kea_element_json(&v["Dhcp4"]["p"]),
+            r#"{ "a": [ 1, -2, 1.5, true, null, {  } ], "b": "\u00c3\u00a9\"\\\u00e9\u007f\t", "k"é": 0 }"#
+        );
+        // A non-ASCII parameter reaches load() one character per byte, and the checker says
+        // what load() would.
+        let text = "{\"Dhcp4\": {\"hooks-libraries\": [{\"library\": \"libdhcp_cisco_tftp.so\", \"parameters\": {\"servers\": [\"10.0.0.é\"]}}]}}";
+        let reports = check_config_text(text).unwrap();
+        assert_eq!(
+            reports[0].result.as_ref().unwrap_err(),
+            "parameter 'servers[0]': not an IPv4 address: \"10.0.0.\u{c3}\u{a9}\""
+        );
+    }
+
+    #[test]
+    fn hooks_library_entries_as_kea_grammar_has_them() {
+        for (entry, why) in [
+            ("[]", "Dhcp4.hooks-libraries[0]: not a map"),
+            ("{\"parameters\": {}}", "Dhcp4.hooks-libraries[0]: no `library`"),
+            ("{\"library\": 1}", "Dhcp4.hooks-libraries[0]: `library` is not a string"),
+            (
+                "{\"library\": \"x.so\", \"parameters\": null}",
+                "Dhcp4.hooks-libraries[0]: `parameters` is not a map",
+            ),
+            (
+                "{\"library\": \"x.so\", \"comment\": \"\"}",
+                "Dhcp4.hooks-libraries[0]: unknown key \"comment\" (a hooks library has `library` and `parameters`)",
+            ),
+        ] {
+            let text = format!("{{\"Dhcp4\": {{\"hooks-libraries\": [{entry}]}}}}");
+            assert_eq!(
+                check_config_text(&text).unwrap_err(),
+                format!("{why} (Kea's parser refuses it)")
+            );
+        }
     }
 }

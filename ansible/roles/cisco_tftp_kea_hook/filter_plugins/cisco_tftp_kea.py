@@ -32,7 +32,12 @@ class KeaSyntaxError(ValueError):
 
 
 def _show(c):
-    return f"'{c}'" if c.isascii() and c.isprintable() and c != " " else f"character U+{ord(c):04X}"
+    return f"'{c}'" if c.isascii() and c.isprintable() and c != " " else f"byte 0x{ord(c):02x}"
+
+
+def _quoted(s):
+    """A string of Kea's bytes (one character per byte), quoted for a message."""
+    return json.dumps(s.encode("latin-1").decode("utf-8", "replace"), ensure_ascii=False)
 
 
 class _Source:
@@ -247,7 +252,7 @@ class _Lexer:
 
 def _describe(tok):
     kind, value = tok[0], tok[1]
-    return {"str": lambda: f"the string {json.dumps(value)}", "num": lambda: f"the number {value}",
+    return {"str": lambda: f"the string {_quoted(value)}", "num": lambda: f"the number {value}",
             "bool": lambda: str(value).lower(), "null": lambda: "null", "end": lambda: "the end of the file",
             ",": lambda: "a comma"}.get(kind, lambda: kind)()
 
@@ -295,9 +300,9 @@ class _Parser:
     @staticmethod
     def _not_dhcp4(tok):
         if tok[0] == "str" and not tok[3]:
-            return _error(tok[2], f'{json.dumps(tok[1])} at the top level: kea-dhcp4 wants "Dhcp4" written without escapes')
+            return _error(tok[2], f'{_quoted(tok[1])} at the top level: kea-dhcp4 wants "Dhcp4" written without escapes')
         if tok[0] == "str":
-            return _error(tok[2], f'"{tok[1]}" at the top level: kea-dhcp4 takes a file with "Dhcp4" and nothing else there')
+            return _error(tok[2], f'{_quoted(tok[1])} at the top level: kea-dhcp4 takes a file with "Dhcp4" and nothing else there')
         return _unexpected(tok, '"Dhcp4"')
 
     def _colon(self):
@@ -331,7 +336,7 @@ class _Parser:
                 key_may_come = True
             elif tok[0] == "str" and key_may_come:
                 if tok[1] in seen:
-                    raise _error(tok[2], f"duplicate key {json.dumps(tok[1])} (first at {_where(seen[tok[1]], tok[2])})")
+                    raise _error(tok[2], f"duplicate key {_quoted(tok[1])} (first at {_where(seen[tok[1]], tok[2])})")
                 self._colon()
                 out[tok[1]] = self._value(self.lex.next())
                 seen[tok[1]] = tok[2]
@@ -362,16 +367,19 @@ class _Parser:
 
 
 def parse_kea_config(text, name="<config>", include=None):
-    """Kea configuration text -> dict, read as kea-dhcp4 reads it; KeaSyntaxError where it
-    would not. include(name) returns the text of a file named in <?include "name"?>, or
-    raises OSError; without it an include is an error."""
+    """A Kea configuration file's bytes, decoded as latin-1 (one character per byte) -> dict,
+    read as kea-dhcp4 reads it; KeaSyntaxError where it would not (columns count bytes, as
+    Kea's do). Strings come back as Kea holds them: bytes, one character each (so a
+    to_json with its default ensure_ascii writes back exactly the bytes Kea read).
+    include(name) returns the decoded text of a file named in <?include "name"?>, or raises
+    OSError; without it an include is an error."""
     return _Parser(_Lexer(text, name, include)).top_level()
 
 
 def cisco_tftp_kea_parse(text):
     """Kea configuration text (everything kea-dhcp4 reads, but <?include?>) -> dict."""
     try:
-        return parse_kea_config(text, "kea-dhcp4.conf")
+        return parse_kea_config(text.encode("utf-8", "surrogateescape").decode("latin-1"), "kea-dhcp4.conf")
     except KeaSyntaxError as e:
         hint = ""
         if "<?include" in e.message:
