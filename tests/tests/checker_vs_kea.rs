@@ -255,3 +255,41 @@ fn is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+/// A parameter with non-ASCII text: the checker's message is the one the hook's load() logs in
+/// the host's real Kea, character for character (Kea hands load() its bytes one character
+/// each, through `Element::str()`; `kea_config::kea_element_json` does the same).
+#[test]
+fn checker_message_equals_load_for_non_ascii_parameters() {
+    use cisco_tftp_tests::config::Dhcp4Config;
+    use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
+    use cisco_tftp_tests::netns::Topology;
+    use serde_json::json;
+
+    let topo = Topology::new(1).unwrap();
+    let params = json!({"servers": ["10.201.1.10"], "sites": [{"name": "café", "relays": ["10.0.0.é"], "servers": ["10.201.1.11"]}]});
+    let cfg = Dhcp4Config::for_topology(&topo)
+        .hook(&hook_library_path(), params)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kea-dhcp4.conf");
+    fs::write(&file, serde_json::to_vec(&json!({ "Dhcp4": cfg })).unwrap()).unwrap();
+    let out = Command::new(checker()).arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{text}");
+    let message = text
+        .split("invalid: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no verdict on the entry: {text}"))
+        .trim()
+        .to_string();
+    assert!(message.contains("10.0.0.Ã©"), "{message}");
+    let log = match KeaServer::start(&topo.server, cfg) {
+        Ok(_) => panic!("Kea loaded the hook with {message}"),
+        Err(log) => log,
+    };
+    assert!(
+        log.contains(&message),
+        "Kea's log lacks {message:?}:\n{log}"
+    );
+}
