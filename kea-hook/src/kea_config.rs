@@ -45,7 +45,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
 use std::rc::Rc;
 
 use serde_json::{Map, Number, Value};
@@ -111,13 +110,6 @@ pub fn parse_config(
         depth: 0,
     };
     p.top_level()
-}
-
-/// Reads the file at `path` with [`parse_config`], opening included files as Kea would from
-/// this process's working directory.
-pub fn read_config_file(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    parse_config(&text, &path.display().to_string(), &mut read_include).map_err(|e| e.to_string())
 }
 
 /// Opens an included file as Kea does: the name as written, relative to the working directory.
