@@ -28,10 +28,12 @@
 //!   are accepted; `1e999` is not).
 //! - `true`, `false`, `null` in lower case only; nothing else unquoted.
 //! - `<?include "FILE"?>` anywhere between tokens (blanks allowed inside) splices FILE's tokens
-//!   in. Kea opens FILE as written: relative to its working directory (`/` for the service),
-//!   not to the including file. At most 11 includes deep.
-//! - The top level is one map holding `"Dhcp4"` and nothing else, and `Dhcp4` is a map with at
-//!   least one entry.
+//!   in. Kea opens FILE as written: relative to its working directory (`/` under Debian's
+//!   systemd units, which set none), not to the including file. At most 11 includes deep.
+//! - The top level is one map holding `"Dhcp4"` (written so, without escapes) and nothing
+//!   else, and `Dhcp4` is a map with at least one entry.
+//! - Each `hooks-libraries` entry is a map of a string `library` and, optionally, a map
+//!   `parameters`, nothing else ([`check_config`]).
 //!
 //! Beyond that Kea's grammar knows every keyword of every map and the type of its value
 //! (`"valid-lifetime": "x"` is a syntax error there): that schema is not repeated here, since it

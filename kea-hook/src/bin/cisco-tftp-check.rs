@@ -13,10 +13,10 @@ const USAGE: &str =
     "usage: cisco-tftp-check [--syntax-only] KEA_DHCP4_CONFIG_FILE   (or - for standard input)
 
 Reads the file as kea-dhcp4 does (comments, extra commas, <?include \"FILE\"?> opened relative
-to the working directory as Kea does), then finds every Dhcp4.hooks-libraries entry that loads
-libdhcp_cisco_tftp.so and checks its parameters exactly as the hook's load() would. Prints one
-line per entry. Kea's keyword schema (which parameters exist, their types) is left to
-`kea-dhcp4 -t`.
+to the working directory as Kea does: run it from Kea's, / for the service), then finds every
+Dhcp4.hooks-libraries entry that loads libdhcp_cisco_tftp.so and checks its parameters exactly
+as the hook's load() would. Prints one line per entry. Kea's keyword schema (which parameters
+exist, their types) is left to `kea-dhcp4 -t`.
   --syntax-only   only read the file: exit 0 if Kea's parser accepts its syntax.
 Exit status: 0 all entries valid, 1 the file is not accepted, an entry is invalid or none was
 found, 2 usage or I/O error.";
