@@ -139,11 +139,13 @@ class _Lexer:
         if s.peek() != '"' or n == 0 or s.peek(1 + n) != '"':
             if s.peek() is None:
                 raise _error(at, "<?include directive not closed")
-            raise _error(name_at, "expected the file name in double quotes after `<?include` (one line, no escapes)")
+            raise _error(name_at, "expected the file name in double quotes after `<?include`"
+                                  " (one line, no escapes)")
         name = s.text[s.i + 1:s.i + 1 + n]
         s.bump(n + 2)
         if len(self.stack) > MAX_INCLUDE_DEPTH:
-            raise _error(at, f'includes nested more than {MAX_INCLUDE_DEPTH} deep (Kea: "Too many nested include.")')
+            raise _error(at, f"includes nested more than {MAX_INCLUDE_DEPTH} deep"
+                             ' (Kea: "Too many nested include.")')
         if self.include is None:
             raise _error(at, f'<?include "{name}"?>: this reader was given no way to open included files')
         try:
@@ -187,14 +189,16 @@ class _Lexer:
                     raise _error(here, "\\u needs four hexadecimal digits")
                 digits = s.text[s.i + 2:s.i + 6]
                 if digits[:2] != "00":
-                    raise _error(here, f"\\u{digits} is beyond \\u00ff: Kea's parser takes \\u0000 to \\u00ff only")
+                    raise _error(here, f"\\u{digits} is beyond \\u00ff:"
+                                       " Kea's parser takes \\u0000 to \\u00ff only")
                 out.append(chr(int(digits[2:], 16)))
                 s.bump(6)
                 continue
             if c == "\n":
                 raise _error(here, "line break inside a string (a string not closed, or write \\n)")
             if ord(c) < 0x20:
-                raise _error(here, f"control character 0x{ord(c):02x} inside a string (write it as \\u00{ord(c):02x})")
+                raise _error(here, f"control character 0x{ord(c):02x} inside a string"
+                                   f" (write it as \\u00{ord(c):02x})")
             out.append(c)
             s.bump()
 
@@ -238,7 +242,8 @@ class _Lexer:
 
     @staticmethod
     def _word(s, at):
-        for word, tok in (("true", ("bool", True)), ("false", ("bool", False)), ("null", ("null", None))):
+        words = (("true", ("bool", True)), ("false", ("bool", False)), ("null", ("null", None)))
+        for word, tok in words:
             if s.at(word):
                 s.bump(len(word))
                 return tok
@@ -253,8 +258,8 @@ class _Lexer:
 def _describe(tok):
     kind, value = tok[0], tok[1]
     return {"str": lambda: f"the string {_quoted(value)}", "num": lambda: f"the number {value}",
-            "bool": lambda: str(value).lower(), "null": lambda: "null", "end": lambda: "the end of the file",
-            ",": lambda: "a comma"}.get(kind, lambda: kind)()
+            "bool": lambda: str(value).lower(), "null": lambda: "null",
+            "end": lambda: "the end of the file", ",": lambda: "a comma"}.get(kind, lambda: kind)()
 
 
 def _unexpected(tok, wanted):
@@ -262,7 +267,9 @@ def _unexpected(tok, wanted):
 
 
 def _where(first, here):
-    return f"line {first[1]}, column {first[2]}" if first[0] == here[0] else f"{first[0]}:{first[1]}:{first[2]}"
+    if first[0] == here[0]:
+        return f"line {first[1]}, column {first[2]}"
+    return f"{first[0]}:{first[1]}:{first[2]}"
 
 
 class _Parser:
@@ -300,9 +307,11 @@ class _Parser:
     @staticmethod
     def _not_dhcp4(tok):
         if tok[0] == "str" and not tok[3]:
-            return _error(tok[2], f'{_quoted(tok[1])} at the top level: kea-dhcp4 wants "Dhcp4" written without escapes')
+            return _error(tok[2], f"{_quoted(tok[1])} at the top level:"
+                                  ' kea-dhcp4 wants "Dhcp4" written without escapes')
         if tok[0] == "str":
-            return _error(tok[2], f'{_quoted(tok[1])} at the top level: kea-dhcp4 takes a file with "Dhcp4" and nothing else there')
+            return _error(tok[2], f"{_quoted(tok[1])} at the top level:"
+                                  ' kea-dhcp4 takes a file with "Dhcp4" and nothing else there')
         return _unexpected(tok, '"Dhcp4"')
 
     def _colon(self):
@@ -336,7 +345,8 @@ class _Parser:
                 key_may_come = True
             elif tok[0] == "str" and key_may_come:
                 if tok[1] in seen:
-                    raise _error(tok[2], f"duplicate key {_quoted(tok[1])} (first at {_where(seen[tok[1]], tok[2])})")
+                    first = _where(seen[tok[1]], tok[2])
+                    raise _error(tok[2], f"duplicate key {_quoted(tok[1])} (first at {first})")
                 self._colon()
                 out[tok[1]] = self._value(self.lex.next())
                 seen[tok[1]] = tok[2]
@@ -379,7 +389,8 @@ def parse_kea_config(text, name="<config>", include=None):
 def cisco_tftp_kea_parse(text):
     """Kea configuration text (everything kea-dhcp4 reads, but <?include?>) -> dict."""
     try:
-        return parse_kea_config(text.encode("utf-8", "surrogateescape").decode("latin-1"), "kea-dhcp4.conf")
+        kea_bytes = text.encode("utf-8", "surrogateescape").decode("latin-1")
+        return parse_kea_config(kea_bytes, "kea-dhcp4.conf")
     except KeaSyntaxError as e:
         hint = ""
         if "<?include" in e.message:
