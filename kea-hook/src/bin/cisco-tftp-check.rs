@@ -7,16 +7,26 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use dhcp_cisco_tftp::kea_config::{check_config_text, LIBRARY_FILE};
+use dhcp_cisco_tftp::kea_config::{check_config, parse_config, read_include, LIBRARY_FILE};
 
-const USAGE: &str = "usage: cisco-tftp-check KEA_DHCP4_CONFIG_FILE   (or - for standard input)
+const USAGE: &str =
+    "usage: cisco-tftp-check [--syntax-only] KEA_DHCP4_CONFIG_FILE   (or - for standard input)
 
-Finds every Dhcp4.hooks-libraries entry that loads libdhcp_cisco_tftp.so and checks its
-parameters exactly as the hook's load() would. Prints one line per entry.
-Exit status: 0 all entries valid, 1 an entry is invalid or none was found, 2 usage or I/O error.";
+Reads the file as kea-dhcp4 does (comments, extra commas, <?include \"FILE\"?> opened relative
+to the working directory as Kea does: run it from Kea's, / for the service), then finds every
+Dhcp4.hooks-libraries entry that loads libdhcp_cisco_tftp.so and checks its parameters exactly
+as the hook's load() would. Prints one line per entry. Kea's keyword schema (which parameters
+exist, their types) is left to `kea-dhcp4 -t`.
+  --syntax-only   only read the file: exit 0 if Kea's parser accepts its syntax.
+Exit status: 0 all entries valid, 1 the file is not accepted, an entry is invalid or none was
+found, 2 usage or I/O error.";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let syntax_only = args.first().map(String::as_str) == Some("--syntax-only");
+    if syntax_only {
+        args.remove(0);
+    }
     let [path] = args.as_slice() else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
@@ -25,23 +35,34 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let text = if path == "-" {
-        let mut s = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+    let (text, name) = if path == "-" {
+        let mut s = Vec::new();
+        if let Err(e) = std::io::stdin().read_to_end(&mut s) {
             eprintln!("cisco-tftp-check: reading standard input: {e}");
             return ExitCode::from(2);
         }
-        s
+        (s, "<stdin>")
     } else {
-        match std::fs::read_to_string(path) {
-            Ok(s) => s,
+        match std::fs::read(path) {
+            Ok(s) => (s, path.as_str()),
             Err(e) => {
                 eprintln!("cisco-tftp-check: {path}: {e}");
                 return ExitCode::from(2);
             }
         }
     };
-    let reports = match check_config_text(&text) {
+    let config = match parse_config(&text, name, &mut read_include) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("{path}: not accepted by Kea's parser: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if syntax_only {
+        println!("{path}: syntax ok");
+        return ExitCode::SUCCESS;
+    }
+    let reports = match check_config(&config) {
         Ok(r) => r,
         Err(e) => {
             println!("{path}: {e}");
