@@ -94,6 +94,9 @@ pub struct EntryReport {
     pub library: String,
     /// The one-line load summary, or the error `load()` would log.
     pub result: Result<String, String>,
+    /// The normalised parameters (defaults filled in, as `cisco-tftp-config-get` shows them)
+    /// when valid: what two servers must agree on.
+    pub effective: Option<Value>,
 }
 
 /// Reads a Kea DHCPv4 configuration as `kea-dhcp4` does (see the module documentation).
@@ -168,13 +171,15 @@ pub fn check_config(config: &Value) -> Result<Vec<EntryReport>, String> {
         if library.rsplit('/').next() != Some(LIBRARY_FILE) {
             continue;
         }
-        let result = Engine::from_json(&params)
-            .map(|engine| engine.summary())
-            .map_err(|e| e.to_string());
+        let (result, effective) = match Engine::from_json(&params) {
+            Ok(engine) => (Ok(engine.summary()), Some(engine.effective_config())),
+            Err(e) => (Err(e.to_string()), None),
+        };
         reports.push(EntryReport {
             path,
             library,
             result,
+            effective,
         });
     }
     Ok(reports)
@@ -855,9 +860,37 @@ impl Parser<'_> {
     }
 }
 
+/// Where two servers' hook parameters differ (HA peers must send the same option 150): the
+/// top-level parameter names whose normalised values differ, empty when they agree. Compares
+/// [`EntryReport::effective`], so defaults written out or left implicit are the same.
+pub fn parameter_differences(a: &Value, b: &Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let (ma, mb) = (
+        a.as_object().unwrap_or(&empty),
+        b.as_object().unwrap_or(&empty),
+    );
+    let mut keys: Vec<&String> = ma.keys().chain(mb.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| ma.get(*k) != mb.get(*k))
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameter_differences_name_the_parameters_and_ignore_implicit_defaults() {
+        let eff = |j: &str| Engine::from_json(j).unwrap().effective_config();
+        let a = eff(r#"{"servers": ["10.0.0.1"]}"#);
+        let a_explicit = eff(r#"{"servers": ["10.0.0.1"], "option-66": {"enabled": false}}"#);
+        assert!(parameter_differences(&a, &a_explicit).is_empty());
+        let b = eff(r#"{"servers": ["10.0.0.2"], "option-66": {"enabled": true}}"#);
+        assert_eq!(parameter_differences(&a, &b), ["option-66", "servers"]);
+    }
 
     fn files<'a>(
         list: &'a [(&'a str, &'a str)],

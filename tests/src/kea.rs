@@ -201,6 +201,15 @@ impl KeaInstall {
         fs::copy(hook, &tmp)
             .map_err(|e| format!("copy {} -> {}: {e}", hook.display(), tmp.display()))?;
         fs::rename(&tmp, &dest).map_err(|e| format!("install {}: {e}", dest.display()))?;
+        // cisco-tftp-check too, when built: it is linked against the root's libraries.
+        let checker = self.build_dir.join("cisco-tftp-check");
+        if checker.exists() {
+            let dest = self.host_path(Path::new(CHECKER_IN_ROOT));
+            let tmp = dest.with_extension(std::process::id().to_string());
+            fs::create_dir_all(dest.parent().unwrap()).map_err(|e| e.to_string())?;
+            fs::copy(&checker, &tmp).map_err(|e| format!("copy {}: {e}", checker.display()))?;
+            fs::rename(&tmp, &dest).map_err(|e| format!("install {}: {e}", dest.display()))?;
+        }
         let run = self.host_path(Path::new(RUN_DIR));
         fs::create_dir_all(&run).map_err(|e| format!("{}: {e}", run.display()))?;
         use std::os::unix::fs::PermissionsExt;
@@ -280,18 +289,11 @@ impl KeaInstall {
     /// `chroot` (it was linked against that root's libraries). Give it a file from
     /// [`Self::scratch_dir`], named with [`Self::inside_path`].
     pub fn checker(&self) -> Command {
-        let bin = self.build_dir.join("cisco-tftp-check");
         if !self.in_root() {
-            return Command::new(bin);
+            return Command::new(self.build_dir.join("cisco-tftp-check"));
         }
-        let inside = Path::new("/usr/local/bin/cisco-tftp-check");
-        let dest = self.host_path(inside);
-        let tmp = dest.with_extension(std::process::id().to_string());
-        fs::create_dir_all(dest.parent().unwrap()).expect("root's /usr/local/bin");
-        fs::copy(&bin, &tmp).unwrap_or_else(|e| panic!("copy {}: {e}", bin.display()));
-        fs::rename(&tmp, &dest).expect("install cisco-tftp-check in the root");
         let mut cmd = Command::new("chroot");
-        cmd.arg(&self.root).arg(inside);
+        cmd.arg(&self.root).arg(CHECKER_IN_ROOT);
         cmd
     }
 
@@ -307,6 +309,8 @@ impl KeaInstall {
 /// logdir); used in the roots. The host's Kea 2.2 has no such rule: its files stay in the
 /// per-server temporary directory.
 const RUN_DIR: &str = "/run/kea";
+/// Where the series' cisco-tftp-check is put in a root.
+const CHECKER_IN_ROOT: &str = "/usr/local/bin/cisco-tftp-check";
 const LOG_DIR: &str = "/var/log/kea";
 
 /// Kea's `result` field of a command answer (also accepts a one-element list).

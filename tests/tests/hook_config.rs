@@ -205,3 +205,43 @@ fn config_check_flags_per_series() {
         }
     }
 }
+
+/// `cisco-tftp-check --same-parameters A B` compares the hook parameters of a Kea HA pair's
+/// two configuration files: the same (defaults written out or not) passes, a drifted server
+/// list fails naming the parameter.
+#[test]
+fn cisco_tftp_check_compares_the_parameters_of_two_servers() {
+    let kea_install = install();
+    let topo = Topology::new(1).unwrap();
+    let scratch = kea_install.scratch_dir().unwrap();
+    let write = |name: &str, params: Value| {
+        let file = scratch.path().join(name);
+        std::fs::write(&file, json!({"Dhcp4": config(&topo, params)}).to_string()).unwrap();
+        kea_install.inside_path(&file)
+    };
+    let a = write("a.conf", json!({"servers": ["10.201.1.10"]}));
+    let a2 = write(
+        "a2.conf",
+        json!({"servers": ["10.201.1.10"], "option-66": {"enabled": false}}),
+    );
+    let b = write("b.conf", json!({"servers": ["10.201.1.11"]}));
+    let run = |x: &std::path::Path, y: &std::path::Path| {
+        let out = kea_install
+            .checker()
+            .arg("--same-parameters")
+            .arg(x)
+            .arg(y)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, text) = run(&a, &a2);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("the same hook parameters"), "{text}");
+    let (code, text) = run(&a, &b);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("differ in: servers"), "{text}");
+}
