@@ -622,7 +622,6 @@ impl KeaStats {
                     server,
                     source,
                     reason = e.reason.as_str(),
-                    fix = %e.fix,
                     "Kea statistics unavailable, tftp_kea_up = 0 (TFTP is not affected): {}; fix: {}",
                     e.what,
                     e.fix
@@ -1013,13 +1012,15 @@ fn diagnose_permission(socket: &Path) -> PollError {
 }
 
 fn add_to_group_fix(group: &str, already: bool) -> String {
+    // SAFETY: geteuid cannot fail.
+    let user = user_name(unsafe { libc::geteuid() });
     if already {
         return format!(
             "the sidecar is in group {group} but is still refused: check the directory's mode (Kea needs 0750) and any sandboxing (SELinux/AppArmor, the unit's ProtectSystem/InaccessiblePaths)"
         );
     }
     format!(
-        "add the sidecar's user to Kea's group {group} (usermod -aG {group} USER; the Ansible role does it when Kea statistics are on) and restart the sidecar; in Kubernetes give the sidecar container that group id in supplementalGroups"
+        "add the sidecar's user to Kea's group {group} (usermod -aG {group} {user}; the Ansible role does it when Kea statistics are on) and restart the sidecar; in Kubernetes give the sidecar container that group id in supplementalGroups"
     )
 }
 
