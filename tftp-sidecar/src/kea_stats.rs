@@ -824,6 +824,13 @@ pub async fn http_statistic_get_all(
         };
         return Err(PollError::new(Reason::Unauthorized, what, fix));
     }
+    if resp.content_length().is_some_and(|n| n > 64 << 20) {
+        return Err(PollError::new(
+            Reason::BadAnswer,
+            format!("{url} answered more than 64 MiB"),
+            "http-url must be kea-dhcp4's HTTP control socket",
+        ));
+    }
     let body = resp
         .bytes()
         .await
@@ -941,6 +948,11 @@ pub fn diagnose_unix(socket: &Path, e: io::Error, timeout: Duration) -> PollErro
             }
         }
         io::ErrorKind::PermissionDenied => diagnose_permission(socket),
+        io::ErrorKind::ConnectionRefused if !is_socket(socket) => PollError::new(
+            Reason::Other,
+            format!("{sock} is not a socket"),
+            "set [kea] control-socket to Kea's control-socket socket-name",
+        ),
         io::ErrorKind::ConnectionRefused => PollError::new(
             Reason::Refused,
             format!("nothing listens on {sock} (a socket left behind: Kea stopped or is restarting)"),
@@ -965,6 +977,11 @@ pub fn diagnose_unix(socket: &Path, e: io::Error, timeout: Duration) -> PollErro
             ),
         },
     }
+}
+
+fn is_socket(p: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket())
 }
 
 /// EACCES on connect: the directory (no search permission) or the socket (no write).
@@ -1343,6 +1360,14 @@ mod tests {
             panic!()
         };
         assert_eq!(e.reason, Reason::Refused, "{e}");
+        std::fs::remove_file(&sock).unwrap();
+        // A regular file where the socket should be.
+        std::fs::write(&sock, b"").unwrap();
+        k.poll(Duration::from_millis(200)).await;
+        let Status::Down(e) = k.status() else {
+            panic!()
+        };
+        assert!(e.what.ends_with("is not a socket"), "{e}");
         std::fs::remove_file(&sock).unwrap();
         let l = tokio::net::UnixListener::bind(&sock).unwrap();
         tokio::spawn(async move {
