@@ -4,8 +4,10 @@
 //!   sidecar as an unprivileged user: outside the group it is refused and says so (metric,
 //!   `/readyz`, one log line with the fix); in the group it exports Kea's values; a socket
 //!   without group write (Kea before 2.6.5/3.0.3, umask 0027) is reported as such.
-//! - Kea 3.0.4 (Debian sid root, `scripts/kea-root.sh 3.0`) run as `_kea`, creating its own
-//!   socket under the hardening (`KEA_CONTROL_SOCKET_DIR`, 0750): the same, with Kea's modes.
+//! - Kea 2.6.3 and 3.0.4 (Debian trixie and sid roots, `scripts/kea-root.sh 2.6` / `3.0`) run
+//!   as `_kea`, creating their own socket under the hardening (`KEA_CONTROL_SOCKET_DIR`, 0750):
+//!   on 3.0.4 the group is enough; on 2.6.3 the socket has no group write and the sidecar says
+//!   so, and works as Kea's user.
 //! - Kea 3.0.4's HTTP control socket with basic auth, after DHCP traffic: the exported
 //!   `tftp_kea_*` values equal Kea's own `statistic-get-all`; a wrong password is reported.
 
@@ -90,8 +92,8 @@ impl Drop for Proc {
     }
 }
 
-/// The real `tftp-sidecar` as `nobody`, through `setpriv` (`groups`: supplementary groups,
-/// none when empty), in the host's network namespace; waits for `/readyz` 200.
+/// The real `tftp-sidecar` as another user, through `setpriv` (`groups`: supplementary
+/// groups, none when empty), in the host's network namespace; waits for `/readyz` 200.
 struct NobodySidecar {
     proc_: Proc,
     metrics: SocketAddr,
@@ -99,7 +101,13 @@ struct NobodySidecar {
 }
 
 impl NobodySidecar {
+    /// As `nobody`.
     fn start(kea_toml: &str, groups: &[u32]) -> NobodySidecar {
+        Self::start_as("nobody", "nogroup", kea_toml, groups)
+    }
+
+    /// As `user`:`group` (names or numbers).
+    fn start_as(user: &str, group: &str, kea_toml: &str, groups: &[u32]) -> NobodySidecar {
         let dir = tempfile::Builder::new()
             .prefix("ctt-bridge-sc")
             .tempdir()
@@ -118,7 +126,8 @@ impl NobodySidecar {
         let out = fs::File::create(&log).unwrap();
         let metrics: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid=nobody", "--regid=nogroup"]);
+        cmd.arg(format!("--reuid={user}"))
+            .arg(format!("--regid={group}"));
         if groups.is_empty() {
             cmd.arg("--clear-groups");
         } else {
@@ -352,31 +361,34 @@ fn kea22_unix_socket_in_keas_group_directory() {
     kea.stop();
 }
 
-// --- Kea 3.0 (Debian sid root) ---
+// --- Kea 2.6 and 3.0 (Debian trixie and sid roots) ---
 
-/// The Kea 3.0 root, or a failure naming the script that makes it.
-fn kea30_root() -> PathBuf {
+/// The root of Kea `series` (Debian `suite`), or a failure naming the script that makes it.
+fn kea_root(series: &str, suite: &str) -> PathBuf {
     let dir = std::env::var_os("KEA_ROOTS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/var/cache/cisco-tftp/kea-roots"));
-    let root = dir.join("sid");
+    let root = dir.join(suite);
     if !root.join(".cisco-tftp-root").exists() {
         panic!(
-            "no Kea 3.0 root at {}: make it with `scripts/kea-root.sh 3.0` (needs root and Debian's mirror)",
+            "no Kea {series} root at {}: make it with `scripts/kea-root.sh {series}` (needs root and Debian's mirror)",
             root.display()
         );
     }
     root
 }
 
-/// kea-dhcp4 3.0 run with `chroot` in the sid root; its files in a directory of the root's
-/// /tmp.
-struct Kea30 {
+fn kea30_root() -> PathBuf {
+    kea_root("3.0", "sid")
+}
+
+/// kea-dhcp4 run with `chroot` in a Kea root; its files in a directory of the root's /tmp.
+struct RootKea {
     proc_: Proc,
     dir: tempfile::TempDir,
 }
 
-impl Kea30 {
+impl RootKea {
     fn new_dir(root: &Path) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::Builder::new()
             .prefix("ctt-kea3")
@@ -396,7 +408,7 @@ impl Kea30 {
         user: Option<&str>,
         ns: Option<&Netns>,
         env: &[(&str, String)],
-    ) -> Kea30 {
+    ) -> RootKea {
         dhcp4["lease-database"] = json!({"type": "memfile", "persist": false, "lfc-interval": 0});
         dhcp4["loggers"] = json!([{"name": "kea-dhcp4", "severity": "INFO",
             "output-options": [{"output": "stdout"}]}]);
@@ -426,7 +438,7 @@ impl Kea30 {
             .stderr(out)
             .spawn()
             .expect("chroot kea-dhcp4");
-        Kea30 {
+        RootKea {
             proc_: Proc { child, log },
             dir,
         }
@@ -504,14 +516,17 @@ fn kea_http(
     (code, body.to_string())
 }
 
-#[test]
-fn kea30_unix_socket_made_by_kea_as_its_user() {
-    let root = kea30_root();
-    let uid = user_uid(&root.join("etc/passwd"), "_kea").expect("_kea in the sid root");
-    let gid = group_gid(&root.join("etc/group"), "_kea").expect("_kea group in the sid root");
-    let (dir, inner) = Kea30::new_dir(&root);
-    // Kea 3.0 only opens its socket in /run/kea (here KEA_CONTROL_SOCKET_DIR) and wants that
-    // directory no looser than 0750: Debian's kea-common makes it _kea:_kea 0750.
+/// Kea of `series` run as `_kea` in its root makes its own socket under the hardening
+/// (`KEA_CONTROL_SOCKET_DIR` standing for /run/kea, 0750). Outside Kea's group the sidecar is
+/// refused at the directory; in the group it gets Kea's values from 2.6.5/3.0.3 on, and before
+/// (socket 0750, umask 0027) it is refused at the socket and says why; as Kea's user it works.
+fn unix_socket_made_by_kea_as_its_user(series: &str, suite: &str, group_writable: bool) {
+    let root = kea_root(series, suite);
+    let uid = user_uid(&root.join("etc/passwd"), "_kea").expect("_kea in the root");
+    let gid = group_gid(&root.join("etc/group"), "_kea").expect("_kea group in the root");
+    let (dir, inner) = RootKea::new_dir(&root);
+    // Kea only opens its socket in /run/kea (here KEA_CONTROL_SOCKET_DIR) and wants that
+    // directory at 0750: Debian's kea-common makes it _kea:_kea 0750.
     let sockdir = dir.path().join("kea");
     fs::create_dir(&sockdir).unwrap();
     chown(dir.path(), uid, gid);
@@ -527,7 +542,7 @@ fn kea30_unix_socket_made_by_kea_as_its_user() {
         "KEA_CONTROL_SOCKET_DIR",
         inner.join("kea").display().to_string(),
     )];
-    let mut kea = Kea30::start(&root, (dir, inner), dhcp4, Some("_kea"), None, &env);
+    let mut kea = RootKea::start(&root, (dir, inner), dhcp4, Some("_kea"), None, &env);
     kea.wait_started();
     let socket = kea.dir.path().join("kea/kea4-ctrl-socket");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -537,8 +552,9 @@ fn kea30_unix_socket_made_by_kea_as_its_user() {
     }
     let meta = fs::metadata(&socket).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (uid, gid));
-    // 3.0.3+: group-writable (before, umask 0027 left it 0750).
-    assert_eq!(meta.mode() & 0o777, 0o770, "Kea 3.0.4's socket mode");
+    // 2.6.5+/3.0.3+: group-writable; before, umask 0027 leaves it 0750.
+    let mode = if group_writable { 0o770 } else { 0o750 };
+    assert_eq!(meta.mode() & 0o777, mode, "Kea {series}'s socket mode");
     let kea_toml = format!("[kea]\ncontrol-socket = {socket:?}\npoll-interval = 0.1\n");
 
     let s = NobodySidecar::start(&kea_toml, &[]);
@@ -555,6 +571,36 @@ fn kea30_unix_socket_made_by_kea_as_its_user() {
     drop(s);
 
     let s = NobodySidecar::start(&kea_toml, &[gid]);
+    if group_writable {
+        let m = s.wait_metric("tftp_kea_up", "", 1.0);
+        assert_eq!(
+            metric_value(&m, "tftp_kea_up", ""),
+            Some(1.0),
+            "{}",
+            s.log()
+        );
+        let all = send_command(&socket, &json!({"command": "statistic-get-all"})).unwrap();
+        assert_packets_match(&m, &all["arguments"], "");
+        assert!(unavailable_lines(&s.log()).is_empty(), "{}", s.log());
+        return;
+    }
+    // Kea's group is not enough: the socket itself has no group write.
+    let m = s.wait_metric("tftp_kea_last_error", r#"reason="permission_denied""#, 1.0);
+    assert_eq!(metric_value(&m, "tftp_kea_up", ""), Some(0.0), "{m}");
+    let (_, body) = s.get("/readyz").unwrap();
+    eprintln!("/readyz, nobody in Kea {series}'s group:\n{body}");
+    for needle in [
+        &format!("permission denied on {}", socket.display()),
+        "mode 0750",
+        "no group write",
+        "2.6.5/3.0.3",
+        "run the sidecar as Kea's user",
+    ] {
+        assert!(body.contains(needle), "{needle:?} not in /readyz:\n{body}");
+    }
+    drop(s);
+    // The fix that works on this Kea: the sidecar as Kea's user.
+    let s = NobodySidecar::start_as(&uid.to_string(), &gid.to_string(), &kea_toml, &[gid]);
     let m = s.wait_metric("tftp_kea_up", "", 1.0);
     assert_eq!(
         metric_value(&m, "tftp_kea_up", ""),
@@ -564,7 +610,16 @@ fn kea30_unix_socket_made_by_kea_as_its_user() {
     );
     let all = send_command(&socket, &json!({"command": "statistic-get-all"})).unwrap();
     assert_packets_match(&m, &all["arguments"], "");
-    assert!(unavailable_lines(&s.log()).is_empty(), "{}", s.log());
+}
+
+#[test]
+fn kea26_unix_socket_made_by_kea_as_its_user() {
+    unix_socket_made_by_kea_as_its_user("2.6", "trixie", false);
+}
+
+#[test]
+fn kea30_unix_socket_made_by_kea_as_its_user() {
+    unix_socket_made_by_kea_as_its_user("3.0", "sid", true);
 }
 
 #[test]
@@ -572,7 +627,7 @@ fn kea30_http_control_socket_with_basic_auth() {
     let root = kea30_root();
     let topo = Topology::new(1).unwrap();
     let link = topo.link(1);
-    let (dir, inner) = Kea30::new_dir(&root);
+    let (dir, inner) = RootKea::new_dir(&root);
     let mut dhcp4 = Dhcp4Config::for_topology(&topo).build();
     dhcp4["control-sockets"] = json!([{
         "socket-type": "http",
@@ -581,7 +636,7 @@ fn kea30_http_control_socket_with_basic_auth() {
         "authentication": {"type": "basic", "realm": "kea-dhcp4",
             "clients": [{"user": "stats", "password": "s3cret-Pw"}]},
     }]);
-    let mut kea = Kea30::start(&root, (dir, inner), dhcp4, None, Some(&topo.server), &[]);
+    let mut kea = RootKea::start(&root, (dir, inner), dhcp4, None, Some(&topo.server), &[]);
     kea.wait_started();
     let kea_addr: SocketAddr = "127.0.0.1:8000".parse().unwrap();
     let stats = || {
