@@ -418,6 +418,11 @@ impl Client {
         })
     }
 
+    /// A broadcast client on `link`'s client interface, made inside the link's namespace.
+    pub fn on_link(link: &crate::netns::Link) -> io::Result<Client> {
+        link.ns.run(|| Client::broadcast(&link.client_if))?
+    }
+
     /// Binds `relay`:67; requests go to `server`:67 with giaddr = `relay`.
     pub fn relay(relay: Ipv4Addr, server: Ipv4Addr) -> io::Result<Client> {
         let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;

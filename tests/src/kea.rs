@@ -110,6 +110,41 @@ pub fn hook_library_path() -> PathBuf {
     install().hook_library.clone()
 }
 
+/// The root of Kea `series` (`/` for the host's), made by `scripts/kea-root.sh` if missing
+/// (debootstrap from Debian's mirror: minutes, once; then cached).
+pub fn series_root(series: &str) -> Result<PathBuf, String> {
+    let script = workspace().join("scripts/kea-root.sh");
+    let out = Command::new(&script)
+        .arg(series)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} {series} failed", script.display()));
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// Every Kea series of `scripts/kea-series.sh`, in its order, with its root
+/// ([`series_root`]).
+pub fn all_series() -> Result<Vec<(String, PathBuf)>, String> {
+    let script = workspace().join("scripts/kea-series.sh");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#". "$1" && kea_all_series"#)
+        .arg("bash")
+        .arg(&script)
+        .output()
+        .map_err(|e| format!("bash {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|s| Ok((s.to_string(), series_root(s)?)))
+        .collect()
+}
+
 /// [`KeaInstall::kea_hook_library`] of the Kea under test.
 pub fn kea_hook_library(file: &str) -> PathBuf {
     install().kea_hook_library(file)
@@ -124,18 +159,7 @@ impl KeaInstall {
         let series = std::env::var("KEA_SERIES").ok().filter(|s| !s.is_empty());
         let root = match &series {
             None => PathBuf::from("/"),
-            Some(series) => {
-                let script = workspace().join("scripts/kea-root.sh");
-                let out = Command::new(&script)
-                    .arg(series)
-                    .stderr(Stdio::inherit())
-                    .output()
-                    .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-                if !out.status.success() {
-                    return Err(format!("{} {series} failed", script.display()));
-                }
-                PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-            }
+            Some(series) => series_root(series)?,
         };
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)

@@ -35,28 +35,9 @@ fn checker() -> PathBuf {
     p
 }
 
-/// (series, root): `/` for the host's Kea. From scripts/kea-series.sh (which honours
-/// KEA_ROOTS_DIR).
+/// (series, root): `/` for the host's Kea.
 fn series() -> Vec<(String, PathBuf)> {
-    let script = workspace().join("scripts/kea-series.sh");
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(r#". "$1" && for s in $(kea_all_series); do echo "$s $(kea_root "$s")"; done"#)
-        .arg("bash")
-        .arg(&script)
-        .output()
-        .expect("bash");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(s, r)| (s.to_string(), PathBuf::from(r)))
-        .collect()
+    cisco_tftp_tests::kea::all_series().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// These tests go through every series themselves: once is enough, in the host's pass of

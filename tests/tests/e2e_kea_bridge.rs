@@ -243,11 +243,7 @@ fn kea22_unix_socket_in_keas_group_directory() {
     let link = topo.link(1);
     let mut kea = KeaServer::start(&topo.server, Dhcp4Config::for_topology(&topo).build()).unwrap();
     // One DHCP exchange, so there are values to compare.
-    let client = link
-        .ns
-        .run(|| Client::broadcast(&link.client_if))
-        .unwrap()
-        .unwrap();
+    let client = Client::on_link(link).unwrap();
     client
         .dora(&Phone::cisco(
             [0, 0x1e, 0x4a, 0x79, 0x41, 7],
@@ -366,31 +362,9 @@ fn kea22_unix_socket_in_keas_group_directory() {
 
 // --- Kea 2.6 and 3.0 (Debian trixie and sid roots) ---
 
-/// The root of Kea `series` (from scripts/kea-series.sh, which honours KEA_ROOTS_DIR), or a
-/// failure naming the script that makes it.
+/// The root of Kea `series`, made by scripts/kea-root.sh if missing.
 fn kea_root(series: &str) -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kea-series.sh");
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(r#". "$1" && kea_root "$2""#)
-        .arg("bash")
-        .arg(&script)
-        .arg(series)
-        .output()
-        .expect("bash");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if !root.join(".cisco-tftp-root").exists() {
-        panic!(
-            "no Kea {series} root at {}: make it with `scripts/kea-root.sh {series}` (needs root and Debian's mirror)",
-            root.display()
-        );
-    }
-    root
+    cisco_tftp_tests::kea::series_root(series).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn kea30_root() -> PathBuf {
@@ -695,11 +669,7 @@ fn kea30_http_control_socket_with_basic_auth() {
     );
 
     // DHCP through Kea 3.0: two phones and a PC.
-    let client = link
-        .ns
-        .run(|| Client::broadcast(&link.client_if))
-        .unwrap()
-        .unwrap();
+    let client = Client::on_link(link).unwrap();
     for mac in [
         [0, 0x1e, 0x4a, 0x79, 0x41, 1],
         [0, 0x1e, 0x4a, 0x79, 0x41, 2],

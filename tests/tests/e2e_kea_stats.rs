@@ -55,11 +55,7 @@ fn kea_counters_in_the_sidecar_scrape_and_kea_down() {
     );
 
     // Two 79xx phones, an 88xx, a 7921 (wireless) and a PC.
-    let client = link
-        .ns
-        .run(|| Client::broadcast(&link.client_if))
-        .unwrap()
-        .unwrap();
+    let client = Client::on_link(link).unwrap();
     let phones = [
         ([0, 0x1e, 0x4a, 0x79, 0x41, 1], M7941.vendor_class),
         ([0, 0x1e, 0x4a, 0x79, 0x61, 1], M7961.vendor_class),

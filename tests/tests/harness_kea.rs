@@ -16,11 +16,7 @@ fn broadcast_dora_gets_address_from_pool() {
     let topo = Topology::new(1).expect("topology");
     let kea = KeaServer::start(&topo.server, Dhcp4Config::for_topology(&topo).build()).unwrap();
     let link = topo.link(1);
-    let client = link
-        .ns
-        .run(|| Client::broadcast(&link.client_if))
-        .unwrap()
-        .unwrap();
+    let client = Client::on_link(link).unwrap();
 
     let dora = client
         .dora(&Phone::cisco([0, 0x11, 0x22, 0x33, 0x44, 0x55], VC_7941))
@@ -80,11 +76,7 @@ fn configured_option150_is_sent_once_with_exact_bytes() {
         .build();
     let kea = KeaServer::start(&topo.server, cfg).unwrap();
     let link = topo.link(1);
-    let client = link
-        .ns
-        .run(|| Client::broadcast(&link.client_if))
-        .unwrap()
-        .unwrap();
+    let client = Client::on_link(link).unwrap();
 
     let dora = client
         .dora(&Phone::cisco([0, 0x11, 0x22, 0x33, 0x44, 0x66], VC_7941))
@@ -153,11 +145,7 @@ fn reload_config_test_and_recovery() {
     let cfg = Dhcp4Config::for_topology(&topo).build();
     let mut kea = KeaServer::start(&topo.server, cfg.clone()).unwrap();
     let link = topo.link(1);
-    let client = link
-        .ns
-        .run(|| Client::broadcast(&link.client_if))
-        .unwrap()
-        .unwrap();
+    let client = Client::on_link(link).unwrap();
     let mut phone = Phone::new([0, 0x11, 0x22, 0x33, 0x44, 0x77]);
     phone.timeout = std::time::Duration::from_millis(500);
     phone.attempts = 2;

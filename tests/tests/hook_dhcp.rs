@@ -31,11 +31,7 @@ fn start(
 
 fn broadcast_dora(topo: &Topology, kea: &KeaServer, k: u8, phone: &Phone) -> Dora {
     let link = topo.link(k);
-    let client = link
-        .ns
-        .run(|| Client::broadcast(&link.client_if))
-        .unwrap()
-        .unwrap();
+    let client = Client::on_link(link).unwrap();
     client
         .dora(phone)
         .unwrap_or_else(|e| panic!("link {k}: {e}\n{}", kea.diagnostics()))

@@ -20,11 +20,7 @@ fn hook_mapped(kea: &KeaServer) -> bool {
 
 fn option150_of(topo: &Topology, kea: &KeaServer, mac_last: u8) -> Option<Vec<u8>> {
     let link = topo.link(1);
-    let client = link
-        .ns
-        .run(|| Client::broadcast(&link.client_if))
-        .unwrap()
-        .unwrap();
+    let client = Client::on_link(link).unwrap();
     let dora = client
         .dora(&Phone::cisco([0, 0x1e, 0x4a, 0, 1, mac_last], VC_7941))
         .unwrap_or_else(|e| panic!("{e}\n{}", kea.diagnostics()));
@@ -35,11 +31,7 @@ fn option150_of(topo: &Topology, kea: &KeaServer, mac_last: u8) -> Option<Vec<u8
 /// True when a phone on link 1 gets no lease (Kea not serving).
 fn dora_fails(topo: &Topology) -> bool {
     let link = topo.link(1);
-    let client = link
-        .ns
-        .run(|| Client::broadcast(&link.client_if))
-        .unwrap()
-        .unwrap();
+    let client = Client::on_link(link).unwrap();
     let mut phone = Phone::cisco([0, 0x1e, 0x4a, 0, 1, 0x99], VC_7941);
     phone.timeout = Duration::from_millis(500);
     phone.attempts = 2;
