@@ -226,20 +226,29 @@ async fn metrics_count_the_transfers_that_happened() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let m = http_get(&maddr, "/metrics");
     assert_eq!(
-        metric(&m, "tftp_transfers_completed_total{class=\"config\"}"),
+        metric(
+            &m,
+            "tftp_transfers_completed_total{class=\"config\",protocol=\"tftp\"}"
+        ),
         2.0
     );
     assert_eq!(
-        metric(&m, "tftp_bytes_sent_total{class=\"config\"}"),
+        metric(
+            &m,
+            "tftp_bytes_sent_total{class=\"config\",protocol=\"tftp\"}"
+        ),
         2000.0
     );
     assert_eq!(
-        metric(&m, "tftp_transfers_started_total{class=\"trust_list\"}"),
+        metric(
+            &m,
+            "tftp_transfers_started_total{class=\"trust_list\",protocol=\"tftp\"}"
+        ),
         1.0
     );
     assert_eq!(metric(&m, "tftp_active_sessions"), 0.0);
     assert!(
-        m.contains("tftp_requests_rejected_total{reason=\"path\"} 1"),
+        m.contains("tftp_requests_rejected_total{protocol=\"tftp\",reason=\"path\"} 1"),
         "{m}"
     );
     let phones = http_get(&maddr, "/api/v1/phones");
