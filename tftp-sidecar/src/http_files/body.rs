@@ -98,10 +98,14 @@ impl FileBody {
         }
     }
 
+    /// Every byte handed over. hyper stops polling once a known length is reached, so the
+    /// end of a stream of known length is not always seen as an empty read.
     fn finished(&self) -> bool {
         match &self.kind {
             Kind::Bytes(b) => b.is_empty(),
-            Kind::Stream { eof, .. } => *eof,
+            Kind::Stream {
+                eof, offset, len, ..
+            } => *eof || len.is_some_and(|n| *offset >= n),
         }
     }
 }
@@ -180,10 +184,7 @@ impl http_body::Body for FileBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            Kind::Bytes(b) => b.is_empty(),
-            Kind::Stream { eof, .. } => *eof,
-        }
+        self.finished()
     }
 
     fn size_hint(&self) -> SizeHint {
