@@ -12,6 +12,7 @@ use std::process::Command;
 
 use http_support::*;
 use support::{pattern, spawn_bin, Bin};
+use tftp_sidecar::file_class::FileClass;
 
 const SIZES: &[(&str, usize)] = &[
     ("empty.bin", 0),
@@ -98,6 +99,19 @@ async fn byte_identical_from_the_origin_cold_then_warm() {
     }
     let m = metrics(status);
     assert_eq!(metric(&m, "tftp_cache_misses_total"), SIZES.len() as f64);
+    // Every transfer, cold (streamed while the origin fill ran) or warm, counted completed.
+    for (k, v) in &m {
+        if k.starts_with("tftp_transfers_failed_total") {
+            assert_eq!(*v, 0.0, "{k}");
+        }
+    }
+    let clients = if have("wget") { 2.0 } else { 1.0 };
+    let firmware = SIZES
+        .iter()
+        .filter(|(n, _)| FileClass::of(n) == FileClass::Firmware)
+        .count() as f64;
+    let k = r#"tftp_transfers_completed_total{class="firmware",protocol="http"}"#;
+    assert_eq!(metric(&m, k), 2.0 * firmware * clients);
 }
 
 #[test]
