@@ -30,6 +30,17 @@ pub struct Report {
 
 impl Report {
     pub fn finish(self, outcome: Outcome, bytes: u64) {
+        // The same line TFTP sessions log per transfer, with the protocol.
+        tracing::info!(
+            client = %self.client,
+            file = %self.name,
+            class = self.class.as_str(),
+            bytes,
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            outcome = outcome.as_str(),
+            protocol = "http",
+            "transfer finished"
+        );
         self.metrics.transfer_finished(
             Protocol::Http,
             self.class,
