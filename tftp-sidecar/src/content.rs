@@ -79,6 +79,9 @@ pub struct FileMeta {
     pub modified: Option<SystemTime>,
     /// Strong validator derived from the bytes (see `http_files::etag`), set on first use.
     pub etag: OnceLock<String>,
+    /// Whatever must live exactly as long as this copy: the HTTP listener's zero-copy memfd
+    /// of a large file (`http_files::zero_copy`), made on first use.
+    pub keep: OnceLock<Option<Box<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl FileMeta {
@@ -86,6 +89,7 @@ impl FileMeta {
         Arc::new(FileMeta {
             modified,
             etag: OnceLock::new(),
+            keep: OnceLock::new(),
         })
     }
 }

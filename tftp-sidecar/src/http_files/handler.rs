@@ -12,7 +12,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::body::{FileBody, Report};
-use super::{conditional, etag, range};
+use super::{conditional, etag, range, zero_copy};
 use crate::content::{Content, FileSource, OpenError};
 use crate::file_class::FileClass;
 use crate::filename;
@@ -136,6 +136,15 @@ async fn respond(
             .expect("valid response");
     }
     let len = bytes.len() as u64;
+    if !head && bytes.len() >= zero_copy::MIN_BYTES {
+        // Once per cached copy: a memfd the socket writer can sendfile this body from.
+        content.meta().keep.get_or_init(|| {
+            zero_copy::register(&bytes)
+                .map_err(|e| tracing::warn!(error = %e, "no zero-copy copy; copying instead"))
+                .ok()
+                .map(|c| Box::new(c) as Box<dyn std::any::Any + Send + Sync>)
+        });
+    }
     let ranged = if conditional::range_applies(get(header::IF_RANGE), &tag, modified) {
         range::parse(get(header::RANGE), len)
     } else {

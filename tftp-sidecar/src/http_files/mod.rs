@@ -10,7 +10,8 @@
 //! - `range`, `conditional`: pure `Range` / `If-*` rules
 //! - `etag`: strong ETags from the content
 //! - `limits`: connection caps
-//! - `activity`: last-activity tracking for the idle timeout
+//! - `activity`: last-activity tracking for the idle timeout; sends slices of large cached
+//!   files with `sendfile` (`zero_copy`)
 
 pub mod activity;
 pub mod body;
@@ -20,6 +21,7 @@ pub mod handler;
 pub mod limits;
 pub mod listener;
 pub mod range;
+pub mod zero_copy;
 
 use std::io;
 use std::net::SocketAddr;
