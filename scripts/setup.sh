@@ -11,6 +11,8 @@ PACKAGES=(
   libclang-dev clang g++ pkg-config
   # Network namespaces for the DHCP tests; real TFTP peers and clients.
   iproute2 tftpd-hpa tftp-hpa atftp dnsmasq-base curl
+  # Real HTTP clients for the sidecar's HTTP file listener (curl above, wget).
+  wget
   # Prometheus for the dashboard tests; valgrind for the instruction-count benchmark.
   prometheus valgrind python3 python3-venv
   # Package and Ansible tests: dpkg-deb/readelf, systemd-analyze, the apt module's bindings.

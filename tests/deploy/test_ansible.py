@@ -34,6 +34,7 @@ FIRMWARE_DIR = Path("/srv/cisco-tftp-ansible-test")
 # Below 1024, so binding it proves the sidecar got CAP_NET_BIND_SERVICE and nothing else.
 TFTP_PORT = 969
 METRICS_PORT = 19169
+HTTP_PORT = 16970
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="changes the machine: needs root")
 
@@ -192,6 +193,7 @@ def site_vars(machine, **over):
         "cisco_tftp_sidecar_root": str(FIRMWARE_DIR),
         "cisco_tftp_sidecar_listen": [f"127.0.0.1:{TFTP_PORT}"],
         "cisco_tftp_sidecar_metrics_listen": f"127.0.0.1:{METRICS_PORT}",
+        "cisco_tftp_sidecar_http_listen": [f"127.0.0.1:{HTTP_PORT}"],
     }
     v.update(over)
     return v
@@ -283,6 +285,9 @@ def test_site_playbook_installs_merges_reloads_and_starts(machine, live_kea):
         run(["tftp", "127.0.0.1", str(TFTP_PORT), "-m", "octet", "-c", "get",
              "SEP001122334455.cnf.xml", str(got)], timeout=30)
         assert got.read_text() == "<device>test</device>\n"
+    # The same file over HTTP (what 78xx/88xx phones ask first).
+    with urllib.request.urlopen(f"http://127.0.0.1:{HTTP_PORT}/SEP001122334455.cnf.xml", timeout=5) as h:
+        assert h.read() == b"<device>test</device>\n"
 
     # Second run: nothing changes, Kea is not touched again.
     conf_sha = sha(KEA_CONF)

@@ -80,6 +80,7 @@ def bare_vars(tmp, **over):
         "cisco_tftp_sidecar_root": str(FIRMWARE_DIR),
         "cisco_tftp_sidecar_listen": [f"127.0.0.1:{TFTP_PORT}"],
         "cisco_tftp_sidecar_metrics_listen": "",
+        "cisco_tftp_sidecar_http_listen": [],
     }
     v.update(over)
     return v
@@ -108,6 +109,7 @@ def test_file_and_binary_install_methods(bare):
         assert v.returncode == 0 and not v.stderr.strip(), v.stdout + v.stderr
     config = Path("/etc/tftp-sidecar/config.toml").read_text()
     assert f'listen = ["127.0.0.1:{TFTP_PORT}"]' in config and 'metrics_listen = "off"' in config
+    assert 'http_listen = "off"' in config
     pid = sidecar_pid()
     assert pid and os.readlink(f"/proc/{pid}/exe") == str(BINARY)
     status = Path(f"/proc/{pid}/status").read_text()

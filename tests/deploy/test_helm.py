@@ -347,7 +347,7 @@ def test_single_port_forced_behind_a_service(chart, ci):
             assert kea["args"][-2:] == ["-p", str(values["kea"]["port"])]
             assert kea_json(docs)["Dhcp4"]["interfaces-config"]["dhcp-socket-type"] == "udp"
         else:
-            assert set(ports) == {"tftp"}
+            assert set(ports) == {"tftp", "http"}
     else:
         assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"
         assert not udp_services
@@ -439,7 +439,7 @@ def test_sidecar_toml_matches_values_and_is_accepted_by_the_sidecar(chart, ci, t
     raw = load_values(ci)
     values = merged_values(chart, raw)
     toml = sidecar_toml(docs_of(render(raw)))
-    managed = {"listen", "metrics_listen", "port_mode", "port_range", "root", "store", "kea"}
+    managed = {"listen", "metrics_listen", "http_listen", "port_mode", "port_range", "root", "store", "kea"}
     assert ("kea" in toml) == values["mode"].startswith("kea-")
     user = values["sidecar"]["config"]
     for key, value in user.items():
@@ -454,6 +454,7 @@ def test_sidecar_toml_matches_values_and_is_accepted_by_the_sidecar(chart, ci, t
     assert store.get("disk-dir") == (disk["mountPath"] if disk["enabled"] else None)
     assert toml.get("root") == (None if values["tftpRoot"]["type"] == "none" else values["tftpRoot"]["mountPath"])
     assert toml["metrics_listen"].endswith(f":{values['sidecar']['metricsPort']}")
+    assert toml["http_listen"][0].endswith(f":{values['sidecar']['httpPort']}")
 
     exe = ROOT / "target" / "debug" / "tftp-sidecar"
     if not exe.exists():
@@ -505,7 +506,8 @@ def test_container_environment_cannot_override_the_toml(ci):
         key = name.removeprefix("TFTP_SIDECAR_").lower()
         if key == "root" and "root" not in toml:
             continue  # tftpRoot.type none: the image's empty /srv/tftp, then the origin
-        want = ",".join(toml[key]) if key == "listen" else str(toml.get(key, "text" if key == "log_format" else None))
+        want = toml.get(key, "text" if key == "log_format" else None)
+        want = ",".join(want) if isinstance(want, list) else str(want)
         assert value == want, f"{name}={value!r} but the TOML has {key} = {toml.get(key)!r}"
 
 
@@ -702,7 +704,7 @@ def test_non_default_values_render():
         },
         "podAnnotations": {"example.com/note": tricky},
         "podLabels": {"team": "voice"},
-        "service": {"annotations": {"example.com/x": tricky}, "type": "NodePort", "nodePorts": {"tftp": 30069, "dhcp": 30067}},
+        "service": {"annotations": {"example.com/x": tricky}, "type": "NodePort", "nodePorts": {"tftp": 30069, "dhcp": 30067, "http": 30970}},
         "metricsService": {"annotations": {"prometheus.io/scrape": "true"}},
         "serviceMonitor": {"enabled": True, "relabelings": [{"action": "replace", "targetLabel": "site", "replacement": "a:b"}]},
         "podMonitor": {"enabled": True},
@@ -726,7 +728,7 @@ def test_non_default_values_render():
     assert containers(docs)["tftp-sidecar"]["env"][-1] == {"name": "RUST_LOG", "value": tricky}
     svc = one(docs, "Service", "tftp-x")
     assert svc["metadata"]["annotations"]["example.com/x"] == tricky
-    assert {p["name"]: p.get("nodePort") for p in svc["spec"]["ports"]} == {"tftp": 30069, "dhcp": 30067}
+    assert {p["name"]: p.get("nodePort") for p in svc["spec"]["ports"]} == {"tftp": 30069, "dhcp": 30067, "http": 30970}
     hook = our_hook(kea_json(docs))
     assert hook["parameters"] == values["kea"]["hookParameters"]
     assert kea_json(docs)["Dhcp4"]["client-classes"] == values["kea"]["extraDhcp4"]["client-classes"]
@@ -764,7 +766,7 @@ def test_sidecar_config_keys_follow_the_sidecar_source(chart):
     file_keys = _struct_keys(sidecar / "config.rs", "FileConfig", pub=False)
     store_keys = {k.replace("_", "-") for k in _struct_keys(sidecar / "store" / "config.rs", "StoreConfig", pub=True)}
     cfg = chart.schema["properties"]["sidecar"]["properties"]["config"]["properties"]
-    chart_managed = {"listen", "root", "port_mode", "port_range", "metrics_listen", "kea"}
+    chart_managed = {"listen", "root", "port_mode", "port_range", "metrics_listen", "http_listen", "kea"}
     assert set(cfg) <= file_keys, f"sidecar.config keys the sidecar does not know: {set(cfg) - file_keys}"
     assert chart_managed <= file_keys, f"keys the chart renders that the sidecar does not know: {chart_managed - file_keys}"
     store_managed = {"root", "origin-url", "disk-dir", "disk-max-bytes"}
@@ -790,6 +792,7 @@ def test_real_sidecar_starts_on_the_rendered_config_and_answers_the_probes(path,
     directories moved to this machine), answers /healthz and /readyz with 200."""
     import socket
     import time
+    import urllib.error
     import urllib.request
 
     exe = ROOT / "target" / "debug" / "tftp-sidecar"
@@ -800,7 +803,9 @@ def test_real_sidecar_starts_on_the_rendered_config_and_answers_the_probes(path,
     toml = sidecar_toml(docs)
     text = chart_configmap(docs)["data"]["tftp-sidecar.toml"]
     tftp, http = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM)
+    files = _free_port(socket.SOCK_STREAM)
     text = text.replace(toml["listen"][0], f"127.0.0.1:{tftp}").replace(toml["metrics_listen"], f"127.0.0.1:{http}")
+    text = text.replace(f'http_listen = ["{toml["http_listen"][0]}"]', f'http_listen = ["127.0.0.1:{files}"]')
     for key in ("root",):
         if key in toml:
             (tmp_path / key).mkdir()
@@ -827,6 +832,12 @@ def test_real_sidecar_starts_on_the_rendered_config_and_answers_the_probes(path,
                     pass
             time.sleep(0.1)
         assert status == {"/healthz": 200, "/readyz": 200}
+        # The phone-file HTTP listener answers too (a file the empty root does not have).
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{files}/SEP001122334455.cnf.xml", timeout=5)
+            raise AssertionError("an empty root served a file")
+        except urllib.error.HTTPError as e:
+            assert e.code in (404, 503)  # no such file, or an origin that is not there
     finally:
         proc.terminate()
         try:
@@ -917,3 +928,35 @@ def test_kea_relay_config_answers_a_relay_from_its_port_to_67(tmp_path):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@ci_params()
+def test_http_file_port_on_the_container_and_the_service(chart, ci):
+    """Phone files over HTTP (TCP 6970 by default): a container port, the Service's TCP port
+    beside TFTP's UDP one, and the sidecar's http_listen on it; the probes stay on the status
+    listener. httpPort 0 turns all of it off."""
+    raw = load_values(ci)
+    docs = docs_of(render(raw))
+    port = merged_values(chart, raw)["sidecar"]["httpPort"]
+    c = containers(docs)["tftp-sidecar"]
+    ports = {p["name"]: p for p in c["ports"]}
+    assert ports["http"] == {"name": "http", "containerPort": port, "protocol": "TCP"}
+    assert c["readinessProbe"]["httpGet"]["port"] == "metrics"
+    assert c["livenessProbe"]["httpGet"]["port"] == "metrics"
+    toml = sidecar_toml(docs)
+    assert toml["http_listen"][0].endswith(f":{port}")
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["TFTP_SIDECAR_HTTP_LISTEN"] == ",".join(toml["http_listen"])
+    services = [d for d in docs if d["kind"] == "Service" and any(p["name"] == "tftp" for p in d["spec"]["ports"])]
+    for svc in services:
+        sp = {p["name"]: p for p in svc["spec"]["ports"]}
+        assert sp["http"]["protocol"] == "TCP" and sp["http"]["port"] == port
+        assert sp["http"]["targetPort"] == "http"
+
+    off = docs_of(render({**raw, "sidecar": {**raw.get("sidecar", {}), "httpPort": 0}}))
+    c = containers(off)["tftp-sidecar"]
+    assert "http" not in {p["name"] for p in c["ports"]}
+    assert sidecar_toml(off)["http_listen"] == "off"
+    assert {e["name"]: e["value"] for e in c["env"]}["TFTP_SIDECAR_HTTP_LISTEN"] == "off"
+    for svc in (d for d in off if d["kind"] == "Service"):
+        assert "http" not in {p["name"] for p in svc["spec"]["ports"]}

@@ -10,6 +10,10 @@
 //! With `factory_reset`, the phone first asks for its `termXX.default.loads` and the images it
 //! names (then the usual sequence, without asking those images again).
 //!
+//! 78xx/88xx phones ask for each file over HTTP on TCP 6970 first (one kept-alive
+//! connection, [`crate::http_fetch`]) and over TFTP when that fails (refused, reset, timed out,
+//! a 5xx); a 404 over HTTP is "not found" as it is. 79xx phones use TFTP only.
+//!
 //! Retries like a phone: each packet is resent on silence (see [`crate::tftp`]); a file that
 //! timed out or got "busy" is asked again after a pause (`file_attempts`); a server that never
 //! answers the first request makes the phone move on to the next server of option 150.
@@ -25,6 +29,7 @@ use serde::Serialize;
 
 use crate::dhcp::{Client as DhcpClient, Phone, Transport};
 use crate::firmware::{sep_name, Model};
+use crate::http_fetch::{HttpFetcher, HttpReply};
 use crate::netns::run_in;
 use crate::tftp::{Client as TftpClient, ClientConfig, TftpError};
 
@@ -59,6 +64,10 @@ pub struct BootConfig {
     /// Pause before asking a file again.
     pub retry_delay: Duration,
     pub tftp_port: u16,
+    /// HTTP port phones that ask over HTTP first use (6970); 0: every phone uses TFTP only.
+    pub http_port: u16,
+    /// Connect and read timeout of an HTTP attempt, before falling back to TFTP.
+    pub http_timeout: Duration,
     /// Ignore option 150/66 and use this server.
     pub server_override: Option<IpAddr>,
     /// DHCP wait per attempt and attempts per stage.
@@ -88,6 +97,8 @@ impl BootConfig {
             file_attempts: 3,
             retry_delay: Duration::from_secs(1),
             tftp_port: 69,
+            http_port: 6970,
+            http_timeout: Duration::from_secs(2),
             server_override: None,
             dhcp_timeout: Duration::from_secs(1),
             dhcp_attempts: 4,
@@ -124,6 +135,10 @@ pub struct FileRecord {
     /// Packets resent on timeouts, over all attempts.
     pub resent: u64,
     pub server: Option<IpAddr>,
+    /// `http` or `tftp`: how the file (or its absence) came.
+    pub protocol: &'static str,
+    /// Why the HTTP attempt failed before TFTP was used, if there was one.
+    pub http_failed: Option<String>,
     #[serde(skip)]
     pub data: Option<Vec<u8>>,
 }
@@ -148,6 +163,9 @@ pub struct BootResult {
     /// File bytes received.
     pub bytes: u64,
     pub files: Vec<FileRecord>,
+    /// Files that came over HTTP, and files fetched over TFTP after HTTP failed.
+    pub http_files: usize,
+    pub fell_back_files: usize,
     /// Why the boot failed; `None`: the phone is up.
     pub failure: Option<String>,
     pub failed_stage: Option<Stage>,
@@ -158,6 +176,17 @@ pub struct BootResult {
 impl BootResult {
     pub fn ok(&self) -> bool {
         self.failure.is_none()
+    }
+
+    /// How the files came: `http`, `tftp`, `tftp (fell back)` (HTTP tried and failed) or
+    /// `http+tftp`.
+    pub fn via(&self) -> &'static str {
+        match (self.http_files, self.files.len() - self.http_files) {
+            (0, _) if self.fell_back_files > 0 => "tftp (fell back)",
+            (0, _) => "tftp",
+            (_, 0) => "http",
+            _ => "http+tftp",
+        }
     }
 
     pub fn file(&self, name: &str) -> Option<&FileRecord> {
@@ -256,6 +285,8 @@ struct Booter<'a> {
     start: Instant,
     /// The phone's address (port 0) for TFTP sockets.
     bind: SocketAddr,
+    /// Its HTTP client (78xx/88xx), created at the first file.
+    http: Option<HttpFetcher>,
     r: BootResult,
 }
 
@@ -269,6 +300,7 @@ impl<'a> Booter<'a> {
             log,
             start: Instant::now(),
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            http: None,
             r: BootResult {
                 model: phone.model.name.to_string(),
                 mac: crate::firmware::mac_text(&phone.mac),
@@ -284,6 +316,8 @@ impl<'a> Booter<'a> {
                 total_ms: 0.0,
                 bytes: 0,
                 files: Vec::new(),
+                http_files: 0,
+                fell_back_files: 0,
                 failure: None,
                 failed_stage: None,
                 transcript: Vec::new(),
@@ -312,6 +346,13 @@ impl<'a> Booter<'a> {
     fn finish(mut self) -> BootResult {
         self.r.total_ms = ms(self.start.elapsed());
         self.r.bytes = self.r.files.iter().map(|f| f.bytes).sum();
+        self.r.http_files = self.r.files.iter().filter(|f| f.protocol == "http").count();
+        self.r.fell_back_files = self
+            .r
+            .files
+            .iter()
+            .filter(|f| f.http_failed.is_some())
+            .count();
         if self.r.ok() {
             let msg = format!(
                 "UP in {:.2} s ({} files, {} bytes)",
@@ -577,8 +618,50 @@ impl<'a> Booter<'a> {
     }
 
     fn fetch(&mut self, server: IpAddr, name: &str, stage: Stage) -> Fetch {
-        let to = SocketAddr::new(server, self.cfg.tftp_port);
         let t = Instant::now();
+        let mut http_failed = None;
+        if self.phone.model.asks_http_first() && self.cfg.http_port != 0 {
+            let to = SocketAddr::new(server, self.cfg.http_port);
+            let (bind, timeout) = (self.bind, self.cfg.http_timeout);
+            let http = self
+                .http
+                .get_or_insert_with(|| HttpFetcher::new(bind, timeout));
+            match http.get(to, name) {
+                Ok(reply) => {
+                    let (res, outcome) = match reply {
+                        HttpReply::Ok(b) => (Fetch::Ok(b), "ok".to_string()),
+                        HttpReply::NotFound => (Fetch::Absent, "absent".to_string()),
+                    };
+                    self.record(name, stage, server, t, "http", None, &res, outcome, 1, 0);
+                    return res;
+                }
+                Err(e) => {
+                    self.say(format!(
+                        "{name}: HTTP on {to} failed ({e}); asking over TFTP"
+                    ));
+                    http_failed = Some(e.to_string());
+                }
+            }
+        }
+        let (res, outcome, attempts, resent) = self.fetch_tftp(server, name);
+        self.record(
+            name,
+            stage,
+            server,
+            t,
+            "tftp",
+            http_failed,
+            &res,
+            outcome,
+            attempts,
+            resent,
+        );
+        res
+    }
+
+    /// One file over TFTP with the phone's retries: (result, outcome, requests, resent).
+    fn fetch_tftp(&mut self, server: IpAddr, name: &str) -> (Fetch, String, u32, u64) {
+        let to = SocketAddr::new(server, self.cfg.tftp_port);
         let mut attempts = 0;
         let mut resent = 0;
         let attempts_max = self.cfg.file_attempts.max(1);
@@ -612,13 +695,35 @@ impl<'a> Booter<'a> {
                 }
             }
         };
+        (res, outcome, attempts, resent)
+    }
+
+    /// Logs and records one file.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        name: &str,
+        stage: Stage,
+        server: IpAddr,
+        t: Instant,
+        protocol: &'static str,
+        http_failed: Option<String>,
+        res: &Fetch,
+        outcome: String,
+        attempts: u32,
+        resent: u64,
+    ) {
         let elapsed = t.elapsed();
-        let bytes = match &res {
+        let bytes = match res {
             Fetch::Ok(b) => b.len() as u64,
             _ => 0,
         };
-        let line = match &res {
-            Fetch::Ok(_) => format!("{name}: {bytes} bytes in {:.0} ms", ms(elapsed)),
+        let line = match res {
+            Fetch::Ok(_) => format!(
+                "{name}: {bytes} bytes in {:.0} ms over {}",
+                ms(elapsed),
+                protocol.to_uppercase()
+            ),
             Fetch::Absent if stage == Stage::TrustList => {
                 format!("{name}: not found (normal without security)")
             }
@@ -626,7 +731,7 @@ impl<'a> Booter<'a> {
             Fetch::Failed(e) => format!("{name}: {e}"),
         };
         self.say(line);
-        let data = match (&res, self.cfg.keep_data) {
+        let data = match (res, self.cfg.keep_data) {
             (Fetch::Ok(b), true) => Some(b.clone()),
             _ => None,
         };
@@ -639,9 +744,10 @@ impl<'a> Booter<'a> {
             attempts,
             resent,
             server: Some(server),
+            protocol,
+            http_failed,
             data,
         });
-        res
     }
 }
 
@@ -728,14 +834,15 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub fn summary(results: &[BootResult], wall: Duration) -> String {
     let mut s = String::new();
     s.push_str(&format!(
-        "{:<16} {:<6} {:<15} {:<24} {:>8} {:>9} {:>10}  {}\n",
-        "phone", "model", "address", "load", "dhcp ms", "boot s", "bytes", "result"
+        "{:<16} {:<6} {:<16} {:<15} {:<24} {:>8} {:>9} {:>10}  {}\n",
+        "phone", "model", "via", "address", "load", "dhcp ms", "boot s", "bytes", "result"
     ));
     for r in results {
         s.push_str(&format!(
-            "{:<16} {:<6} {:<15} {:<24} {:>8.0} {:>9.2} {:>10}  {}\n",
+            "{:<16} {:<6} {:<16} {:<15} {:<24} {:>8.0} {:>9.2} {:>10}  {}\n",
             r.name,
             r.model,
+            r.via(),
             r.address.map_or("-".into(), |a| a.to_string()),
             r.load.as_deref().unwrap_or("-"),
             r.dhcp_ms,

@@ -106,6 +106,14 @@ impl Model {
         MODELS.iter().copied().find(|m| m.name == n)
     }
 
+    /// Newer enterprise firmware (78xx, 88xx, 89xx, 99xx) asks the option-150 server over
+    /// HTTP on TCP 6970 first and falls back to TFTP per file; 79xx here stay TFTP-only.
+    pub fn asks_http_first(&self) -> bool {
+        ["78", "88", "89", "99"]
+            .iter()
+            .any(|p| self.name.starts_with(p))
+    }
+
     /// The load file name (`<load>.loads`).
     pub fn load_file(&self) -> String {
         format!("{}.loads", self.load)

@@ -6,6 +6,7 @@
 //! - [`dhcp`]: a DHCPv4 client speaking as a Cisco phone (broadcast or relay)
 //! - [`fuzz`]: random option 60 DISCOVERs at a bounded rate
 //! - [`tftp`]: a TFTP read client (bare 512-byte lock-step like a 79xx, or with options)
+//! - [`http_fetch`]: the HTTP-on-6970 client 78xx/88xx phones try before TFTP
 //! - [`firmware`]: an example TFTP root with placeholder firmware and per-phone configs
 //! - [`boot`]: a phone's whole boot (DHCP, trust lists, config, load, images), many at once
 //! - [`sidecar`]: run the real `tftp-sidecar` in a namespace; HTTP GET and metric parsing
@@ -16,6 +17,7 @@ pub mod dhcp;
 pub mod firmware;
 pub mod fuzz;
 pub mod ha;
+pub mod http_fetch;
 pub mod kea;
 pub mod netns;
 pub mod sidecar;

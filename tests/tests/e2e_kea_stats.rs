@@ -12,7 +12,7 @@ use cisco_tftp_tests::dhcp::{Client, Phone};
 use cisco_tftp_tests::firmware::{generate, RootSpec, M7921, M7941, M7961, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
 use cisco_tftp_tests::netns::Topology;
-use cisco_tftp_tests::sidecar::{metric_value, Sidecar};
+use cisco_tftp_tests::sidecar::{metric_sum, metric_value, Sidecar};
 use cisco_tftp_tests::tftp::{self, ClientConfig};
 
 fn wait_metric(s: &Sidecar, name: &str, labels: &str, want: f64) -> String {
@@ -150,7 +150,11 @@ fn kea_counters_in_the_sidecar_scrape_and_kea_down() {
         "{m}"
     );
     assert_eq!(
-        metric_value(&m, "tftp_transfers_completed_total", r#"class="firmware""#),
-        Some(1.0)
+        metric_sum(
+            &m,
+            "tftp_transfers_completed_total",
+            &[r#"class="firmware""#]
+        ),
+        1.0
     );
 }

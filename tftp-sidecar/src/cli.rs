@@ -118,6 +118,40 @@ pub struct Cli {
     #[arg(long, env = "TFTP_SIDECAR_METRICS_LISTEN", value_name = "ADDR:PORT")]
     pub metrics_listen: Option<String>,
 
+    /// Phone files over HTTP/1.1 (GET/HEAD /<name>, the same files as TFTP; 78xx/88xx/89xx/99xx
+    /// phones try it before TFTP): ADDR:PORT, repeat or comma-separate for several, "off"
+    /// to disable. [default: 0.0.0.0:6970,[::]:6970]
+    #[arg(
+        long,
+        env = "TFTP_SIDECAR_HTTP_LISTEN",
+        value_delimiter = ',',
+        value_name = "ADDR:PORT"
+    )]
+    pub http_listen: Option<Vec<String>>,
+
+    /// Open HTTP connections at most; more get 503 and are closed. [default: 4096]
+    #[arg(long, env = "TFTP_SIDECAR_HTTP_MAX_CONNECTIONS", value_name = "N")]
+    pub http_max_connections: Option<usize>,
+
+    /// Open HTTP connections per client IP address (raise behind SNAT). [default: 64]
+    #[arg(long, env = "TFTP_SIDECAR_HTTP_PER_CLIENT_MAX", value_name = "N")]
+    pub http_per_client_max: Option<u32>,
+
+    /// Seconds for a whole HTTP request head to arrive (slowloris bound; also how long a
+    /// kept-alive connection waits for its next request). [default: 10]
+    #[arg(long, env = "TFTP_SIDECAR_HTTP_HEADER_TIMEOUT", value_name = "SECONDS")]
+    pub http_header_timeout: Option<f64>,
+
+    /// Seconds an HTTP connection may move no bytes at all before it is closed (a client
+    /// that stopped reading). [default: 60]
+    #[arg(long, env = "TFTP_SIDECAR_HTTP_IDLE_TIMEOUT", value_name = "SECONDS")]
+    pub http_idle_timeout: Option<f64>,
+
+    /// Largest HTTP request head (request line + headers) in bytes; larger gets 431.
+    /// [default: 8192]
+    #[arg(long, env = "TFTP_SIDECAR_HTTP_MAX_HEADER_BYTES", value_name = "BYTES")]
+    pub http_max_header_bytes: Option<usize>,
+
     /// Log format: "text" or "json" (one line per finished transfer at info level; filter
     /// with RUST_LOG). [default: text]
     #[arg(long, env = "TFTP_SIDECAR_LOG_FORMAT", value_name = "FORMAT")]

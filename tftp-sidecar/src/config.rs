@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cli::Cli;
+use crate::http_files::HttpConfig;
 use crate::server::{PortMode, ServerConfig};
 use crate::store::StoreConfig;
 
@@ -24,6 +25,8 @@ pub struct Settings {
     /// File sources and caches; the top-level `root`/`case_insensitive` are copied in here.
     pub store: StoreConfig,
     pub metrics_listen: Option<SocketAddr>,
+    /// The phone-file HTTP listener (TCP 6970); off when None.
+    pub http: Option<HttpConfig>,
     pub log_format: LogFormat,
     pub drain_deadline: Duration,
     /// Kea statistics sources (`[kea]` or `[[kea]]`, `--kea-control-socket`); off when empty.
@@ -86,6 +89,19 @@ pub struct FileConfig {
     case_insensitive: Option<bool>,
     #[serde(alias = "metrics-listen")]
     metrics_listen: Option<String>,
+    /// Phone files over HTTP (see `http_files::HttpConfig`); "off" or [] disables.
+    #[serde(default, alias = "http-listen")]
+    http_listen: OneOrMany,
+    #[serde(alias = "http-max-connections")]
+    http_max_connections: Option<usize>,
+    #[serde(alias = "http-per-client-max")]
+    http_per_client_max: Option<u32>,
+    #[serde(alias = "http-header-timeout")]
+    http_header_timeout: Option<f64>,
+    #[serde(alias = "http-idle-timeout")]
+    http_idle_timeout: Option<f64>,
+    #[serde(alias = "http-max-header-bytes")]
+    http_max_header_bytes: Option<usize>,
     #[serde(alias = "log-format")]
     log_format: Option<String>,
     #[serde(alias = "drain-deadline")]
@@ -136,7 +152,76 @@ fn secs(key: &'static str, v: f64, min: f64, max: f64) -> Result<Duration, Confi
     Ok(Duration::from_secs_f64(v))
 }
 
-pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, ConfigError> {
+/// The HTTP file listener's settings, or None when `http_listen` is off.
+fn resolve_http(cli: &Cli, f: &mut FileConfig) -> Result<Option<HttpConfig>, ConfigError> {
+    let d = HttpConfig::default();
+    let raw: Vec<String> = match (&cli.http_listen, std::mem::take(&mut f.http_listen)) {
+        (Some(v), _) => v.clone(),
+        (None, OneOrMany::One(s)) => vec![s],
+        (None, OneOrMany::Many(v)) => v,
+        (None, OneOrMany::None) => d.listen.iter().map(|a| a.to_string()).collect(),
+    };
+    let raw: Vec<&str> = raw
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if raw.is_empty() || raw == ["off"] {
+        return Ok(None);
+    }
+    let mut listen = Vec::new();
+    for s in raw {
+        listen.push(s.parse::<SocketAddr>().map_err(|_| {
+            key_err(
+                "http_listen",
+                format!("{s:?} is not ADDR:PORT (IPv6: [::]:6970) or \"off\""),
+            )
+        })?);
+    }
+    let max_connections = cli
+        .http_max_connections
+        .or(f.http_max_connections)
+        .unwrap_or(d.max_connections);
+    if max_connections == 0 {
+        return Err(key_err("http_max_connections", "must be at least 1"));
+    }
+    let per_client_max = cli
+        .http_per_client_max
+        .or(f.http_per_client_max)
+        .unwrap_or(d.per_client_max);
+    if per_client_max == 0 {
+        return Err(key_err("http_per_client_max", "must be at least 1"));
+    }
+    let header_timeout = match cli.http_header_timeout.or(f.http_header_timeout) {
+        Some(v) => secs("http_header_timeout", v, 0.01, 3600.0)?,
+        None => d.header_timeout,
+    };
+    let idle_timeout = match cli.http_idle_timeout.or(f.http_idle_timeout) {
+        Some(v) => secs("http_idle_timeout", v, 0.01, 3600.0)?,
+        None => d.idle_timeout,
+    };
+    let max_header_bytes = cli
+        .http_max_header_bytes
+        .or(f.http_max_header_bytes)
+        .unwrap_or(d.max_header_bytes);
+    if !(1024..=1 << 20).contains(&max_header_bytes) {
+        return Err(key_err(
+            "http_max_header_bytes",
+            format!("must be 1024..1048576, got {max_header_bytes}"),
+        ));
+    }
+    Ok(Some(HttpConfig {
+        listen,
+        max_connections,
+        per_client_max,
+        header_timeout,
+        idle_timeout,
+        max_header_bytes,
+    }))
+}
+
+pub fn resolve(cli: &Cli, mut f: FileConfig) -> Result<Settings, ConfigError> {
+    let http = resolve_http(cli, &mut f)?;
     let d = ServerConfig::default();
     let listen_raw = match (&cli.listen, f.listen) {
         (Some(v), _) => v.clone(),
@@ -320,6 +405,7 @@ pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, ConfigError> {
         },
         store,
         metrics_listen,
+        http,
         log_format,
         drain_deadline,
         kea,
@@ -357,6 +443,35 @@ mod tests {
         cli.blksize_max = Some(512);
         let s = resolve(&cli, parse_file("blksize_max = 1428").unwrap()).unwrap();
         assert_eq!(s.server.blksize_max, 512);
+    }
+
+    #[test]
+    fn http_listener_defaults_overrides_and_off() {
+        let s = resolve(&cli_with_root(), FileConfig::default()).unwrap();
+        assert_eq!(s.http, Some(HttpConfig::default()));
+        let s = resolve(
+            &cli_with_root(),
+            parse_file("http_listen = \"127.0.0.1:16970\"\nhttp-idle-timeout = 5.5").unwrap(),
+        )
+        .unwrap();
+        let h = s.http.unwrap();
+        assert_eq!(h.listen, vec!["127.0.0.1:16970".parse().unwrap()]);
+        assert_eq!(h.idle_timeout, Duration::from_secs_f64(5.5));
+        for off in ["http_listen = \"off\"", "http_listen = []"] {
+            let s = resolve(&cli_with_root(), parse_file(off).unwrap()).unwrap();
+            assert_eq!(s.http, None, "{off}");
+        }
+        let mut cli = cli_with_root();
+        cli.http_listen = Some(vec!["off".into()]);
+        let s = resolve(&cli, parse_file("http_listen = \"0.0.0.0:6970\"").unwrap()).unwrap();
+        assert_eq!(s.http, None);
+        let c = cli_with_root();
+        assert!(err(&c, "http_listen = \"nope\"").contains("`http_listen`"));
+        assert!(err(&c, "http_max_connections = 0").contains("`http_max_connections`"));
+        assert!(err(&c, "http_per_client_max = 0").contains("`http_per_client_max`"));
+        assert!(err(&c, "http_header_timeout = 0.0").contains("`http_header_timeout`"));
+        assert!(err(&c, "http_idle_timeout = -1.0").contains("`http_idle_timeout`"));
+        assert!(err(&c, "http_max_header_bytes = 10").contains("`http_max_header_bytes`"));
     }
 
     #[test]

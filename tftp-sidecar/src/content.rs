@@ -6,7 +6,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::watch;
@@ -68,10 +69,36 @@ struct Filling {
     size_hint: Option<u64>,
 }
 
+/// What HTTP clients are told about a file besides its bytes. One per cached copy, shared
+/// by every `Content` handed out for it, so the content's digest is computed once per copy
+/// rather than once per request.
+#[derive(Debug, Default)]
+pub struct FileMeta {
+    /// Last-Modified: the local file's mtime, the origin's Last-Modified, or when the copy
+    /// was fetched.
+    pub modified: Option<SystemTime>,
+    /// Strong validator derived from the bytes (see `http_files::etag`), set on first use.
+    pub etag: OnceLock<String>,
+    /// Whatever must live exactly as long as this copy: the HTTP listener's zero-copy memfd
+    /// of a large file (`http_files::zero_copy`), made on first use.
+    pub keep: OnceLock<Option<Box<dyn std::any::Any + Send + Sync>>>,
+}
+
+impl FileMeta {
+    pub fn new(modified: Option<SystemTime>) -> Arc<FileMeta> {
+        Arc::new(FileMeta {
+            modified,
+            etag: OnceLock::new(),
+            keep: OnceLock::new(),
+        })
+    }
+}
+
 /// File bytes shared by every session reading the same file.
 #[derive(Clone)]
 pub struct Content {
     inner: ContentInner,
+    meta: Arc<FileMeta>,
 }
 
 #[derive(Clone)]
@@ -93,7 +120,18 @@ impl Content {
     pub fn complete(bytes: Bytes) -> Content {
         Content {
             inner: ContentInner::Complete(bytes),
+            meta: Arc::default(),
         }
+    }
+
+    /// The same content described by `meta` (shared with the cache entry it came from).
+    pub fn with_meta(mut self, meta: Arc<FileMeta>) -> Content {
+        self.meta = meta;
+        self
+    }
+
+    pub fn meta(&self) -> &Arc<FileMeta> {
+        &self.meta
     }
 
     /// A file still arriving; the returned [`ContentFiller`] appends to it.
@@ -109,6 +147,7 @@ impl Content {
         (
             Content {
                 inner: ContentInner::Filling(inner.clone()),
+                meta: Arc::default(),
             },
             ContentFiller { inner },
         )

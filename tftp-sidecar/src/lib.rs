@@ -11,6 +11,7 @@ pub mod file_class;
 pub mod filename;
 pub mod firmware_check;
 pub mod http;
+pub mod http_files;
 pub mod kea_stats;
 pub mod metrics;
 pub mod netascii;

@@ -1,4 +1,5 @@
-//! tftp-sidecar binary: config -> logging -> file source -> TFTP server (+ metrics HTTP).
+//! tftp-sidecar binary: config -> logging -> file source -> TFTP server (+ phone files over
+//! HTTP, + the status listener).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -121,6 +122,13 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
         "file store ready"
     );
     let source: Arc<dyn FileSource> = Arc::new(store);
+    // Phone files over HTTP, from the same store (so one origin fetch serves both protocols).
+    let (http_stop_tx, http_stop) = watch::channel(false);
+    if let Some(h) = settings.http.clone() {
+        let files = tftp_sidecar::http_files::HttpFiles::bind(h, source.clone(), metrics.clone())
+            .map_err(|e| Fatal::Config(format!("config key `http_listen`: {e}")))?;
+        files.spawn(http_stop);
+    }
     let events: Arc<dyn Events> = metrics.clone();
     let (ready_tx, ready_rx) = watch::channel(false);
     if let Some(addr) = settings.metrics_listen {
@@ -142,6 +150,8 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
         stop.await;
         // Not ready while draining: load balancers stop sending new phones here.
         let _ = ready_tx.send(false);
+        // No new HTTP connections either; open ones finish their responses meanwhile.
+        let _ = http_stop_tx.send(true);
     };
     let aborted = server.run(stop, settings.drain_deadline).await;
     tracing::info!(aborted, "stopped");

@@ -12,6 +12,25 @@ use prometheus::{
 use crate::file_class::FileClass;
 use crate::phones::{PhoneTable, DEFAULT_CAPACITY};
 
+/// Which listener served a transfer: every transfer metric carries it as `protocol`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Tftp,
+    /// The phone-file HTTP listener (TCP 6970), not the status listener.
+    Http,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 2] = [Protocol::Tftp, Protocol::Http];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tftp => "tftp",
+            Protocol::Http => "http",
+        }
+    }
+}
+
 /// How a transfer ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -65,18 +84,25 @@ pub enum RejectReason {
     Write,
     /// Netascii mode refused.
     Netascii,
-    /// A packet that does not parse.
+    /// A packet or request head that does not parse (HTTP: also over the header size bound).
     Malformed,
+    /// HTTP: a method other than GET or HEAD.
+    Method,
+    /// HTTP: the request head did not arrive within the header timeout (slowloris), or the
+    /// connection stalled past the idle timeout.
+    Timeout,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 6] = [
+    pub const ALL: [RejectReason; 8] = [
         RejectReason::Busy,
         RejectReason::PerClientBusy,
         RejectReason::Path,
         RejectReason::Write,
         RejectReason::Netascii,
         RejectReason::Malformed,
+        RejectReason::Method,
+        RejectReason::Timeout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +113,8 @@ impl RejectReason {
             RejectReason::Write => "write",
             RejectReason::Netascii => "netascii",
             RejectReason::Malformed => "malformed",
+            RejectReason::Method => "method",
+            RejectReason::Timeout => "timeout",
         }
     }
 }
@@ -156,6 +184,7 @@ pub struct Metrics {
     retransmits: IntCounter,
     errors_sent: IntCounterVec,
     active_sessions: IntGauge,
+    http_connections: IntGauge,
     requests_rejected: IntCounterVec,
     cache_hits: IntCounterVec,
     cache_misses: IntCounter,
@@ -189,37 +218,37 @@ impl Metrics {
         let transfers_started = counter_vec(
             r,
             "tftp_transfers_started_total",
-            "Read transfers started, by file class.",
-            &["class"],
+            "Read transfers started, by protocol and file class.",
+            &["protocol", "class"],
         );
         let transfers_completed = counter_vec(
             r,
             "tftp_transfers_completed_total",
-            "Read transfers whose last block was acknowledged, by file class.",
-            &["class"],
+            "Read transfers that completed (TFTP: last block acknowledged; HTTP: whole response body sent), by protocol and file class.",
+            &["protocol", "class"],
         );
         let transfers_failed = counter_vec(
             r,
             "tftp_transfers_failed_total",
-            "Read transfers that did not complete, by file class and outcome.",
-            &["class", "outcome"],
+            "Read transfers that did not complete, by protocol, file class and outcome.",
+            &["protocol", "class", "outcome"],
         );
         let bytes_sent = counter_vec(
             r,
             "tftp_bytes_sent_total",
-            "File bytes sent in finished transfers, by file class.",
-            &["class"],
+            "File bytes sent in finished transfers, by protocol and file class.",
+            &["protocol", "class"],
         );
         let transfer_duration = HistogramVec::new(
             HistogramOpts::new(
                 "tftp_transfer_duration_seconds",
-                "Time from request to the end of a transfer, by file class.",
+                "Time from request to the end of a transfer, by protocol and file class.",
             )
             .buckets(vec![
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
                 300.0, 600.0,
             ]),
-            &["class"],
+            &["protocol", "class"],
         )
         .unwrap();
         r.register(Box::new(transfer_duration.clone())).unwrap();
@@ -233,11 +262,17 @@ impl Metrics {
         let active_sessions =
             IntGauge::new("tftp_active_sessions", "Transfers running now.").unwrap();
         r.register(Box::new(active_sessions.clone())).unwrap();
+        let http_connections = IntGauge::new(
+            "tftp_http_connections",
+            "Open connections on the phone-file HTTP listener.",
+        )
+        .unwrap();
+        r.register(Box::new(http_connections.clone())).unwrap();
         let requests_rejected = counter_vec(
             r,
             "tftp_requests_rejected_total",
-            "Requests refused before a transfer started, by reason.",
-            &["reason"],
+            "Requests (HTTP: also connections) refused before a transfer started, by protocol and reason.",
+            &["protocol", "reason"],
         );
         let cache_hits = counter_vec(
             r,
@@ -309,25 +344,42 @@ impl Metrics {
         )
         .unwrap();
         r.register(Box::new(unfinished.clone())).unwrap();
+        let phones_by_protocol = IntGaugeVec::new(
+            Opts::new(
+                "tftp_phones_by_protocol",
+                "Phones in the recently-seen table, by the protocol of their last transfer.",
+            ),
+            &["protocol"],
+        )
+        .unwrap();
+        r.register(Box::new(phones_by_protocol.clone())).unwrap();
+        let fell_back = IntGauge::new(
+            "tftp_phones_fell_back",
+            "Phones in the recently-seen table that used HTTP, then TFTP for a later file.",
+        )
+        .unwrap();
+        r.register(Box::new(fell_back.clone())).unwrap();
 
         // Every label set starts at zero.
-        for class in FileClass::ALL {
-            let c = class.as_str();
-            transfers_started.with_label_values(&[c]);
-            transfers_completed.with_label_values(&[c]);
-            bytes_sent.with_label_values(&[c]);
-            transfer_duration.with_label_values(&[c]);
-            for o in Outcome::ALL {
-                if o != Outcome::Completed {
-                    transfers_failed.with_label_values(&[c, o.as_str()]);
+        for p in Protocol::ALL.map(Protocol::as_str) {
+            for class in FileClass::ALL {
+                let c = class.as_str();
+                transfers_started.with_label_values(&[p, c]);
+                transfers_completed.with_label_values(&[p, c]);
+                bytes_sent.with_label_values(&[p, c]);
+                transfer_duration.with_label_values(&[p, c]);
+                for o in Outcome::ALL {
+                    if o != Outcome::Completed {
+                        transfers_failed.with_label_values(&[p, c, o.as_str()]);
+                    }
                 }
+            }
+            for reason in RejectReason::ALL {
+                requests_rejected.with_label_values(&[p, reason.as_str()]);
             }
         }
         for code in ERROR_CODES {
             errors_sent.with_label_values(&[code]);
-        }
-        for reason in RejectReason::ALL {
-            requests_rejected.with_label_values(&[reason.as_str()]);
         }
         for tier in Tier::ALL {
             cache_hits.with_label_values(&[tier.as_str()]);
@@ -348,6 +400,7 @@ impl Metrics {
             retransmits,
             errors_sent,
             active_sessions,
+            http_connections,
             requests_rejected,
             cache_hits,
             cache_misses,
@@ -361,7 +414,8 @@ impl Metrics {
             origin_duration,
             phones: PhoneTable::new(phone_capacity)
                 .with_gauge(tracked)
-                .with_unfinished_gauge(unfinished),
+                .with_unfinished_gauge(unfinished)
+                .with_protocol_gauges(phones_by_protocol, fell_back),
             kea: std::sync::OnceLock::new(),
         }
     }
@@ -392,30 +446,31 @@ impl Metrics {
 
     // --- transfer engine ---
 
-    pub fn transfer_started(&self, class: FileClass) {
+    pub fn transfer_started(&self, protocol: Protocol, class: FileClass) {
         self.transfers_started
-            .with_label_values(&[class.as_str()])
+            .with_label_values(&[protocol.as_str(), class.as_str()])
             .inc();
     }
 
     pub fn transfer_finished(
         &self,
+        protocol: Protocol,
         class: FileClass,
         outcome: Outcome,
         bytes: u64,
         duration: Duration,
     ) {
-        let c = class.as_str();
+        let (p, c) = (protocol.as_str(), class.as_str());
         match outcome {
-            Outcome::Completed => self.transfers_completed.with_label_values(&[c]).inc(),
+            Outcome::Completed => self.transfers_completed.with_label_values(&[p, c]).inc(),
             o => self
                 .transfers_failed
-                .with_label_values(&[c, o.as_str()])
+                .with_label_values(&[p, c, o.as_str()])
                 .inc(),
         }
-        self.bytes_sent.with_label_values(&[c]).inc_by(bytes);
+        self.bytes_sent.with_label_values(&[p, c]).inc_by(bytes);
         self.transfer_duration
-            .with_label_values(&[c])
+            .with_label_values(&[p, c])
             .observe(duration.as_secs_f64());
     }
 
@@ -440,10 +495,18 @@ impl Metrics {
         self.active_sessions.dec();
     }
 
-    pub fn request_rejected(&self, reason: RejectReason) {
+    pub fn request_rejected(&self, protocol: Protocol, reason: RejectReason) {
         self.requests_rejected
-            .with_label_values(&[reason.as_str()])
+            .with_label_values(&[protocol.as_str(), reason.as_str()])
             .inc();
+    }
+
+    pub fn http_connection_opened(&self) {
+        self.http_connections.inc();
+    }
+
+    pub fn http_connection_closed(&self) {
+        self.http_connections.dec();
     }
 
     pub fn phones(&self) -> &PhoneTable {

@@ -2,7 +2,9 @@
 //!
 //! Phones are keyed by the MAC in `SEP<MAC>.cnf.xml`, `CTLSEP<MAC>.tlv` and `ITLSEP<MAC>.tlv`.
 //! Firmware names carry no MAC, so a request from an address already tied to a MAC counts for
-//! that phone.
+//! that phone. Each phone remembers the protocol of its last transfer (TFTP or HTTP on 6970);
+//! one that used HTTP and then TFTP for a later file "fell back" (its HTTP attempt failed, or
+//! HTTP went away).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -11,11 +13,11 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lru::LruCache;
-use prometheus::IntGauge;
+use prometheus::{IntGauge, IntGaugeVec};
 use serde_json::{json, Value};
 
 use crate::file_class::FileClass;
-use crate::metrics::Outcome;
+use crate::metrics::{Outcome, Protocol};
 
 pub const DEFAULT_CAPACITY: usize = 4096;
 
@@ -31,6 +33,21 @@ struct Phone {
     /// Its last config or firmware transfer did not complete (trust lists, absent on most
     /// systems, do not count): a phone likely stuck "Upgrading".
     unfinished: bool,
+    /// The protocol of its last transfer.
+    protocol: Protocol,
+    /// It has used HTTP at least once while in the table.
+    used_http: bool,
+}
+
+impl Phone {
+    /// Used HTTP, then TFTP for a later file.
+    fn fell_back(&self) -> bool {
+        self.used_http && self.protocol == Protocol::Tftp
+    }
+
+    fn counted(&self) -> (Protocol, bool) {
+        (self.protocol, self.fell_back())
+    }
 }
 
 struct Table {
@@ -39,6 +56,21 @@ struct Table {
     by_addr: HashMap<IpAddr, String>,
     /// Phones in `by_mac` with `unfinished` set, kept in step on every change.
     unfinished: usize,
+    /// Phones in `by_mac` by the protocol of their last transfer (index: `Protocol as usize`).
+    by_protocol: [usize; 2],
+    /// Phones in `by_mac` that fell back from HTTP to TFTP.
+    fell_back: usize,
+}
+
+impl Table {
+    /// Take a phone out of (`sign` = -1) or into (+1) the per-protocol and fell-back counts.
+    fn count(&mut self, (protocol, fell_back): (Protocol, bool), sign: isize) {
+        let slot = &mut self.by_protocol[protocol as usize];
+        *slot = slot.wrapping_add_signed(sign);
+        if fell_back {
+            self.fell_back = self.fell_back.wrapping_add_signed(sign);
+        }
+    }
 }
 
 /// Recently seen phones, at most `capacity`; the least recently seen is dropped first.
@@ -47,6 +79,8 @@ pub struct PhoneTable {
     table: Mutex<Table>,
     tracked: Option<IntGauge>,
     unfinished: Option<IntGauge>,
+    by_protocol: Option<IntGaugeVec>,
+    fell_back: Option<IntGauge>,
 }
 
 impl PhoneTable {
@@ -58,10 +92,34 @@ impl PhoneTable {
                 by_mac: LruCache::new(cap),
                 by_addr: HashMap::new(),
                 unfinished: 0,
+                by_protocol: [0; 2],
+                fell_back: 0,
             }),
             tracked: None,
             unfinished: None,
+            by_protocol: None,
+            fell_back: None,
         }
+    }
+
+    /// Keep `by_protocol{protocol}` equal to the phones whose last transfer used that
+    /// protocol, and `fell_back` to the phones that used HTTP and then TFTP.
+    pub fn with_protocol_gauges(
+        mut self,
+        by_protocol: IntGaugeVec,
+        fell_back: IntGauge,
+    ) -> PhoneTable {
+        for p in Protocol::ALL {
+            by_protocol.with_label_values(&[p.as_str()]);
+        }
+        self.by_protocol = Some(by_protocol);
+        self.fell_back = Some(fell_back);
+        self
+    }
+
+    /// Phones that used HTTP and then TFTP for a later file.
+    pub fn fell_back(&self) -> usize {
+        self.table.lock().unwrap().fell_back
     }
 
     /// Keep `gauge` equal to the number of phones held.
@@ -99,6 +157,7 @@ impl PhoneTable {
         &self,
         name: &str,
         client: SocketAddr,
+        protocol: Protocol,
         class: FileClass,
         bytes: u64,
         outcome: Outcome,
@@ -115,7 +174,9 @@ impl PhoneTable {
             },
         };
         if !t.by_mac.contains(&mac) {
-            if let Some((old_mac, old)) = t.by_mac.push(mac.clone(), new_phone(ip, now)) {
+            let fresh = new_phone(ip, now, protocol);
+            t.count(fresh.counted(), 1);
+            if let Some((old_mac, old)) = t.by_mac.push(mac.clone(), fresh) {
                 // `push` only returns an entry when it evicted one (the key is new).
                 if t.by_addr.get(&old.address) == Some(&old_mac) {
                     t.by_addr.remove(&old.address);
@@ -123,14 +184,20 @@ impl PhoneTable {
                 if old.unfinished {
                     t.unfinished -= 1;
                 }
+                t.count(old.counted(), -1);
             }
         }
+        let before = t.by_mac.peek(&mac).expect("just inserted").counted();
+        t.count(before, -1);
         let Table {
             by_mac,
             by_addr,
             unfinished,
+            ..
         } = &mut *t;
         let phone = by_mac.get_mut(&mac).expect("just inserted");
+        phone.protocol = protocol;
+        phone.used_http |= protocol == Protocol::Http;
         if phone.address != ip && by_addr.get(&phone.address) == Some(&mac) {
             by_addr.remove(&phone.address);
         }
@@ -144,6 +211,7 @@ impl PhoneTable {
             phone.firmware_bytes += bytes;
             phone.last_firmware = Some(name.to_string());
         }
+        let after = phone.counted();
         if matches!(class, FileClass::Firmware | FileClass::Config) {
             let now_unfinished = outcome != Outcome::Completed;
             if now_unfinished != phone.unfinished {
@@ -160,6 +228,16 @@ impl PhoneTable {
         }
         if let Some(g) = &self.unfinished {
             g.set(*unfinished as i64);
+        }
+        t.count(after, 1);
+        if let Some(g) = &self.by_protocol {
+            for p in Protocol::ALL {
+                g.with_label_values(&[p.as_str()])
+                    .set(t.by_protocol[p as usize] as i64);
+            }
+        }
+        if let Some(g) = &self.fell_back {
+            g.set(t.fell_back as i64);
         }
     }
 
@@ -180,6 +258,8 @@ impl PhoneTable {
                     "last_outcome": p.last_outcome.as_str(),
                     "transfers": p.transfers,
                     "unfinished": p.unfinished,
+                    "protocol": p.protocol.as_str(),
+                    "fell_back": p.fell_back(),
                 })
             })
             .collect();
@@ -187,13 +267,16 @@ impl PhoneTable {
             "capacity": self.capacity,
             "count": phones.len(),
             "unfinished": t.unfinished,
+            "fell_back": t.fell_back,
             "phones": phones,
         })
     }
 }
 
-fn new_phone(ip: IpAddr, now: SystemTime) -> Phone {
+fn new_phone(ip: IpAddr, now: SystemTime, protocol: Protocol) -> Phone {
     Phone {
+        protocol,
+        used_http: false,
         address: ip,
         last_file: String::new(),
         last_seen: now,
@@ -318,15 +401,24 @@ mod unfinished_tests {
         t.observe(
             "CTLSEP001122334455.tlv",
             addr(1),
+            Protocol::Tftp,
             FileClass::TrustList,
             0,
             Outcome::NotFound,
         );
-        t.observe(cfg, addr(1), FileClass::Config, 100, Outcome::Completed);
+        t.observe(
+            cfg,
+            addr(1),
+            Protocol::Tftp,
+            FileClass::Config,
+            100,
+            Outcome::Completed,
+        );
         assert_eq!(t.unfinished(), 0);
         t.observe(
             "apps41.sbn",
             addr(1),
+            Protocol::Tftp,
             FileClass::Firmware,
             10,
             Outcome::TimedOut,
@@ -335,6 +427,7 @@ mod unfinished_tests {
         t.observe(
             "apps41.sbn",
             addr(1),
+            Protocol::Tftp,
             FileClass::Firmware,
             10,
             Outcome::Completed,
@@ -343,6 +436,7 @@ mod unfinished_tests {
         t.observe(
             "dsp41.sbn",
             addr(1),
+            Protocol::Tftp,
             FileClass::Firmware,
             0,
             Outcome::NotFound,
@@ -353,6 +447,7 @@ mod unfinished_tests {
         t.observe(
             "SEP00000000000A.cnf.xml",
             addr(2),
+            Protocol::Tftp,
             FileClass::Config,
             1,
             Outcome::Completed,
@@ -360,6 +455,7 @@ mod unfinished_tests {
         t.observe(
             "SEP00000000000B.cnf.xml",
             addr(3),
+            Protocol::Tftp,
             FileClass::Config,
             1,
             Outcome::Completed,

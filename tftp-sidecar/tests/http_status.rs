@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tftp_sidecar::file_class::FileClass;
 use tftp_sidecar::http;
-use tftp_sidecar::metrics::{Metrics, Outcome, RejectReason};
+use tftp_sidecar::metrics::{Metrics, Outcome, Protocol, RejectReason};
 use tokio::sync::{oneshot, watch};
 
 async fn start(
@@ -57,17 +57,19 @@ async fn health_readiness_metrics_and_phones() {
     assert_eq!(r.status(), 503);
 
     let phone: SocketAddr = "10.9.8.7:4444".parse().unwrap();
-    metrics.transfer_started(FileClass::Config);
+    metrics.transfer_started(Protocol::Tftp, FileClass::Config);
     metrics.transfer_finished(
+        Protocol::Tftp,
         FileClass::Config,
         Outcome::Completed,
         777,
         Duration::from_millis(5),
     );
-    metrics.request_rejected(RejectReason::Path);
+    metrics.request_rejected(Protocol::Tftp, RejectReason::Path);
     metrics.phones().observe(
         "SEPAABBCCDDEEFF.cnf.xml",
         phone,
+        Protocol::Tftp,
         FileClass::Config,
         777,
         Outcome::Completed,
@@ -81,10 +83,10 @@ async fn health_readiness_metrics_and_phones() {
         .starts_with("text/plain; version=0.0.4"));
     let text = r.text().await.unwrap();
     for line in [
-        "tftp_transfers_completed_total{class=\"config\"} 1",
-        "tftp_bytes_sent_total{class=\"config\"} 777",
-        "tftp_requests_rejected_total{reason=\"path\"} 1",
-        "tftp_requests_rejected_total{reason=\"busy\"} 0",
+        "tftp_transfers_completed_total{class=\"config\",protocol=\"tftp\"} 1",
+        "tftp_bytes_sent_total{class=\"config\",protocol=\"tftp\"} 777",
+        "tftp_requests_rejected_total{protocol=\"tftp\",reason=\"path\"} 1",
+        "tftp_requests_rejected_total{protocol=\"tftp\",reason=\"busy\"} 0",
         "tftp_phones_tracked 1",
         "tftp_active_sessions 0",
     ] {

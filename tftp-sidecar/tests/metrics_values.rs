@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tftp_sidecar::file_class::FileClass;
-use tftp_sidecar::metrics::{Metrics, OriginOutcome, Outcome, RejectReason, Tier};
+use tftp_sidecar::metrics::{Metrics, OriginOutcome, Outcome, Protocol, RejectReason, Tier};
 use tftp_sidecar::phones::PhoneTable;
 
 /// `name{k="v",...}` (labels sorted) -> value, from the text exposition format.
@@ -37,70 +37,50 @@ fn get(m: &BTreeMap<String, f64>, key: &str) -> f64 {
 #[test]
 fn every_label_set_starts_at_zero() {
     let m = parse(&Metrics::new().render());
-    for class in ["firmware", "config", "trust_list", "other"] {
-        assert_eq!(
-            get(
-                &m,
-                &format!("tftp_transfers_started_total{{class=\"{class}\"}}")
-            ),
-            0.0
-        );
-        assert_eq!(
-            get(
-                &m,
-                &format!("tftp_transfers_completed_total{{class=\"{class}\"}}")
-            ),
-            0.0
-        );
-        assert_eq!(
-            get(&m, &format!("tftp_bytes_sent_total{{class=\"{class}\"}}")),
-            0.0
-        );
-        assert_eq!(
-            get(
-                &m,
-                &format!("tftp_transfer_duration_seconds_count{{class=\"{class}\"}}")
-            ),
-            0.0
-        );
-        for outcome in [
-            "client_error",
-            "timed_out",
-            "not_found",
-            "access_denied",
-            "unavailable",
-            "aborted",
-        ] {
-            assert_eq!(
-                get(
-                    &m,
-                    &format!(
-                        "tftp_transfers_failed_total{{class=\"{class}\",outcome=\"{outcome}\"}}"
-                    )
-                ),
-                0.0
-            );
+    // Labels sort alphabetically in these keys: class < outcome < protocol < reason.
+    for protocol in ["tftp", "http"] {
+        let p = format!("protocol=\"{protocol}\"");
+        for class in ["firmware", "config", "trust_list", "other"] {
+            let c = format!("class=\"{class}\"");
+            for name in [
+                "tftp_transfers_started_total",
+                "tftp_transfers_completed_total",
+                "tftp_bytes_sent_total",
+                "tftp_transfer_duration_seconds_count",
+            ] {
+                assert_eq!(get(&m, &format!("{name}{{{c},{p}}}")), 0.0);
+            }
+            for outcome in [
+                "client_error",
+                "timed_out",
+                "not_found",
+                "access_denied",
+                "unavailable",
+                "aborted",
+            ] {
+                let key = format!("tftp_transfers_failed_total{{{c},outcome=\"{outcome}\",{p}}}");
+                assert_eq!(get(&m, &key), 0.0);
+            }
         }
+        for reason in [
+            "busy",
+            "per_client_busy",
+            "path",
+            "write",
+            "netascii",
+            "malformed",
+            "method",
+            "timeout",
+        ] {
+            let key = format!("tftp_requests_rejected_total{{{p},reason=\"{reason}\"}}");
+            assert_eq!(get(&m, &key), 0.0);
+        }
+        let key = format!("tftp_phones_by_protocol{{{p}}}");
+        assert_eq!(get(&m, &key), 0.0);
     }
     for code in ["0", "1", "2", "3", "4", "5", "6", "7", "8", "other"] {
         assert_eq!(
             get(&m, &format!("tftp_errors_sent_total{{code=\"{code}\"}}")),
-            0.0
-        );
-    }
-    for reason in [
-        "busy",
-        "per_client_busy",
-        "path",
-        "write",
-        "netascii",
-        "malformed",
-    ] {
-        assert_eq!(
-            get(
-                &m,
-                &format!("tftp_requests_rejected_total{{reason=\"{reason}\"}}")
-            ),
             0.0
         );
     }
@@ -140,15 +120,17 @@ fn every_label_set_starts_at_zero() {
         "tftp_negative_cache_hits_total",
         "tftp_origin_request_duration_seconds_count",
         "tftp_phones_tracked",
+        "tftp_phones_fell_back",
+        "tftp_http_connections",
     ] {
         assert_eq!(get(&m, name), 0.0, "{name}");
     }
-    // Label sets are fixed: 4 classes x 6 failure outcomes, no more.
+    // Label sets are fixed: 2 protocols x 4 classes x 6 failure outcomes, no more.
     let failed = m
         .keys()
         .filter(|k| k.starts_with("tftp_transfers_failed_total{"))
         .count();
-    assert_eq!(failed, 24);
+    assert_eq!(failed, 48);
 }
 
 #[test]
@@ -158,13 +140,19 @@ fn values_after_a_known_sequence() {
     // A phone boots: trust lists absent, config, then one firmware image.
     for name in ["CTLSEP00AABBCCDDEE.tlv", "ITLSEP00AABBCCDDEE.tlv"] {
         metrics.error_sent(1);
-        metrics
-            .phones()
-            .observe(name, phone, FileClass::TrustList, 0, Outcome::NotFound);
+        metrics.phones().observe(
+            name,
+            phone,
+            Protocol::Tftp,
+            FileClass::TrustList,
+            0,
+            Outcome::NotFound,
+        );
     }
     metrics.session_opened();
-    metrics.transfer_started(FileClass::Config);
+    metrics.transfer_started(Protocol::Tftp, FileClass::Config);
     metrics.transfer_finished(
+        Protocol::Tftp,
         FileClass::Config,
         Outcome::Completed,
         4096,
@@ -174,14 +162,16 @@ fn values_after_a_known_sequence() {
     metrics.phones().observe(
         "SEP00AABBCCDDEE.cnf.xml",
         phone,
+        Protocol::Tftp,
         FileClass::Config,
         4096,
         Outcome::Completed,
     );
     metrics.session_opened();
-    metrics.transfer_started(FileClass::Firmware);
+    metrics.transfer_started(Protocol::Tftp, FileClass::Firmware);
     metrics.retransmits(3);
     metrics.transfer_finished(
+        Protocol::Tftp,
         FileClass::Firmware,
         Outcome::Completed,
         7_100_000,
@@ -191,16 +181,18 @@ fn values_after_a_known_sequence() {
     metrics.phones().observe(
         "Jar41sip.9-4-2ES26.sbn",
         SocketAddr::new(phone.ip(), 50001),
+        Protocol::Tftp,
         FileClass::Firmware,
         7_100_000,
         Outcome::Completed,
     );
     // A second firmware transfer, still running.
     metrics.session_opened();
-    metrics.transfer_started(FileClass::Firmware);
+    metrics.transfer_started(Protocol::Tftp, FileClass::Firmware);
     // Another client vanishes mid-transfer; one more is refused.
-    metrics.transfer_started(FileClass::Firmware);
+    metrics.transfer_started(Protocol::Tftp, FileClass::Firmware);
     metrics.transfer_finished(
+        Protocol::Tftp,
         FileClass::Firmware,
         Outcome::TimedOut,
         1024,
@@ -209,9 +201,9 @@ fn values_after_a_known_sequence() {
     metrics.error_sent(0);
     metrics.error_sent(2);
     metrics.error_sent(42);
-    metrics.request_rejected(RejectReason::Busy);
-    metrics.request_rejected(RejectReason::Write);
-    metrics.request_rejected(RejectReason::Write);
+    metrics.request_rejected(Protocol::Tftp, RejectReason::Busy);
+    metrics.request_rejected(Protocol::Tftp, RejectReason::Write);
+    metrics.request_rejected(Protocol::Tftp, RejectReason::Write);
     metrics.cache_hit(Tier::Memory);
     metrics.cache_miss();
     metrics.coalesced_wait();
@@ -224,76 +216,100 @@ fn values_after_a_known_sequence() {
 
     let m = parse(&metrics.render());
     assert_eq!(
-        get(&m, r#"tftp_transfers_started_total{class="firmware"}"#),
+        get(
+            &m,
+            r#"tftp_transfers_started_total{class="firmware",protocol="tftp"}"#
+        ),
         3.0
-    );
-    assert_eq!(
-        get(&m, r#"tftp_transfers_started_total{class="config"}"#),
-        1.0
-    );
-    assert_eq!(
-        get(&m, r#"tftp_transfers_started_total{class="trust_list"}"#),
-        0.0
-    );
-    assert_eq!(
-        get(&m, r#"tftp_transfers_completed_total{class="firmware"}"#),
-        1.0
-    );
-    assert_eq!(
-        get(&m, r#"tftp_transfers_completed_total{class="config"}"#),
-        1.0
     );
     assert_eq!(
         get(
             &m,
-            r#"tftp_transfers_failed_total{class="firmware",outcome="timed_out"}"#
+            r#"tftp_transfers_started_total{class="config",protocol="tftp"}"#
         ),
         1.0
     );
     assert_eq!(
-        get(&m, r#"tftp_bytes_sent_total{class="firmware"}"#),
-        7_101_024.0
+        get(
+            &m,
+            r#"tftp_transfers_started_total{class="trust_list",protocol="tftp"}"#
+        ),
+        0.0
     );
-    assert_eq!(get(&m, r#"tftp_bytes_sent_total{class="config"}"#), 4096.0);
     assert_eq!(
         get(
             &m,
-            r#"tftp_transfer_duration_seconds_count{class="firmware"}"#
+            r#"tftp_transfers_completed_total{class="firmware",protocol="tftp"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &m,
+            r#"tftp_transfers_completed_total{class="config",protocol="tftp"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &m,
+            r#"tftp_transfers_failed_total{class="firmware",outcome="timed_out",protocol="tftp"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &m,
+            r#"tftp_bytes_sent_total{class="firmware",protocol="tftp"}"#
+        ),
+        7_101_024.0
+    );
+    assert_eq!(
+        get(
+            &m,
+            r#"tftp_bytes_sent_total{class="config",protocol="tftp"}"#
+        ),
+        4096.0
+    );
+    assert_eq!(
+        get(
+            &m,
+            r#"tftp_transfer_duration_seconds_count{class="firmware",protocol="tftp"}"#
         ),
         2.0
     );
     assert_eq!(
         get(
             &m,
-            r#"tftp_transfer_duration_seconds_sum{class="firmware"}"#
+            r#"tftp_transfer_duration_seconds_sum{class="firmware",protocol="tftp"}"#
         ),
         709.0
     );
     assert_eq!(
         get(
             &m,
-            r#"tftp_transfer_duration_seconds_bucket{class="firmware",le="10"}"#
+            r#"tftp_transfer_duration_seconds_bucket{class="firmware",le="10",protocol="tftp"}"#
         ),
         1.0
     );
     assert_eq!(
         get(
             &m,
-            r#"tftp_transfer_duration_seconds_bucket{class="firmware",le="600"}"#
+            r#"tftp_transfer_duration_seconds_bucket{class="firmware",le="600",protocol="tftp"}"#
         ),
         1.0
     );
     assert_eq!(
         get(
             &m,
-            r#"tftp_transfer_duration_seconds_bucket{class="firmware",le="+Inf"}"#
+            r#"tftp_transfer_duration_seconds_bucket{class="firmware",le="+Inf",protocol="tftp"}"#
         ),
         2.0
     );
     assert_eq!(
         get(
             &m,
-            r#"tftp_transfer_duration_seconds_bucket{class="config",le="0.025"}"#
+            r#"tftp_transfer_duration_seconds_bucket{class="config",le="0.025",protocol="tftp"}"#
         ),
         1.0
     );
@@ -304,15 +320,24 @@ fn values_after_a_known_sequence() {
     assert_eq!(get(&m, r#"tftp_errors_sent_total{code="2"}"#), 1.0);
     assert_eq!(get(&m, r#"tftp_errors_sent_total{code="other"}"#), 1.0);
     assert_eq!(
-        get(&m, r#"tftp_requests_rejected_total{reason="busy"}"#),
+        get(
+            &m,
+            r#"tftp_requests_rejected_total{protocol="tftp",reason="busy"}"#
+        ),
         1.0
     );
     assert_eq!(
-        get(&m, r#"tftp_requests_rejected_total{reason="write"}"#),
+        get(
+            &m,
+            r#"tftp_requests_rejected_total{protocol="tftp",reason="write"}"#
+        ),
         2.0
     );
     assert_eq!(
-        get(&m, r#"tftp_requests_rejected_total{reason="path"}"#),
+        get(
+            &m,
+            r#"tftp_requests_rejected_total{protocol="tftp",reason="path"}"#
+        ),
         0.0
     );
     assert_eq!(get(&m, r#"tftp_cache_hits_total{tier="memory"}"#), 1.0);
@@ -357,7 +382,14 @@ fn phone_table_is_bounded_and_evicts_least_recent() {
             .parse()
             .unwrap();
         let name = format!("SEP{:012X}.cnf.xml", i);
-        t.observe(&name, addr, FileClass::Config, 100, Outcome::Completed);
+        t.observe(
+            &name,
+            addr,
+            Protocol::Tftp,
+            FileClass::Config,
+            100,
+            Outcome::Completed,
+        );
         assert!(t.len() <= 8);
     }
     assert_eq!(t.len(), 8);
@@ -376,7 +408,14 @@ fn phone_table_is_bounded_and_evicts_least_recent() {
 
     // An evicted phone's address no longer attributes firmware bytes to it.
     let old: SocketAddr = "10.1.0.0:1000".parse().unwrap();
-    t.observe("fw.sbn", old, FileClass::Firmware, 5, Outcome::Completed);
+    t.observe(
+        "fw.sbn",
+        old,
+        Protocol::Tftp,
+        FileClass::Firmware,
+        5,
+        Outcome::Completed,
+    );
     assert_eq!(t.len(), 8);
     let total: u64 = t.snapshot()["phones"]
         .as_array()
@@ -395,6 +434,7 @@ fn phone_moves_address() {
     t.observe(
         "SEP0000000000AA.cnf.xml",
         a,
+        Protocol::Tftp,
         FileClass::Config,
         1,
         Outcome::Completed,
@@ -402,13 +442,28 @@ fn phone_moves_address() {
     t.observe(
         "SEP0000000000AA.cnf.xml",
         b,
+        Protocol::Tftp,
         FileClass::Config,
         1,
         Outcome::Completed,
     );
     // The old address no longer belongs to the phone.
-    t.observe("fw.loads", a, FileClass::Firmware, 10, Outcome::Completed);
-    t.observe("fw.loads", b, FileClass::Firmware, 20, Outcome::ClientError);
+    t.observe(
+        "fw.loads",
+        a,
+        Protocol::Tftp,
+        FileClass::Firmware,
+        10,
+        Outcome::Completed,
+    );
+    t.observe(
+        "fw.loads",
+        b,
+        Protocol::Tftp,
+        FileClass::Firmware,
+        20,
+        Outcome::ClientError,
+    );
     let snap = t.snapshot();
     assert_eq!(snap["count"], 1);
     let p = &snap["phones"][0];
@@ -420,9 +475,84 @@ fn phone_moves_address() {
     t.observe(
         "fw.loads",
         "192.0.2.9:1".parse().unwrap(),
+        Protocol::Tftp,
         FileClass::Firmware,
         1,
         Outcome::Completed,
     );
     assert_eq!(t.len(), 1);
+}
+
+#[test]
+fn phones_by_protocol_and_fallback_to_tftp() {
+    let metrics = Metrics::new();
+    let t = metrics.phones();
+    let a: SocketAddr = "10.0.0.1:1".parse().unwrap();
+    let b: SocketAddr = "10.0.0.2:1".parse().unwrap();
+    let cfg = |mac: &str| format!("SEP{mac}.cnf.xml");
+    // Phone A: config over HTTP, then firmware over TFTP (its HTTP attempt failed).
+    t.observe(
+        &cfg("0000000000AA"),
+        a,
+        Protocol::Http,
+        FileClass::Config,
+        10,
+        Outcome::Completed,
+    );
+    t.observe(
+        "fw.sbn",
+        a,
+        Protocol::Tftp,
+        FileClass::Firmware,
+        99,
+        Outcome::Completed,
+    );
+    // Phone B: everything over HTTP.
+    t.observe(
+        &cfg("0000000000BB"),
+        b,
+        Protocol::Http,
+        FileClass::Config,
+        10,
+        Outcome::Completed,
+    );
+    t.observe(
+        "fw.sbn",
+        b,
+        Protocol::Http,
+        FileClass::Firmware,
+        99,
+        Outcome::Completed,
+    );
+    let m = parse(&metrics.render());
+    assert_eq!(get(&m, r#"tftp_phones_by_protocol{protocol="http"}"#), 1.0);
+    assert_eq!(get(&m, r#"tftp_phones_by_protocol{protocol="tftp"}"#), 1.0);
+    assert_eq!(get(&m, "tftp_phones_fell_back"), 1.0);
+    let snap = t.snapshot();
+    assert_eq!(snap["fell_back"], 1);
+    let by_mac = |mac: &str| {
+        snap["phones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["mac"] == mac)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_mac("0000000000AA")["protocol"], "tftp");
+    assert_eq!(by_mac("0000000000AA")["fell_back"], true);
+    assert_eq!(by_mac("0000000000BB")["protocol"], "http");
+    // A fell-back phone that gets HTTP working again is no longer counted.
+    t.observe(
+        &cfg("0000000000AA"),
+        a,
+        Protocol::Http,
+        FileClass::Config,
+        10,
+        Outcome::Completed,
+    );
+    let m = parse(&metrics.render());
+    assert_eq!(get(&m, "tftp_phones_fell_back"), 0.0);
+    assert_eq!(get(&m, r#"tftp_phones_by_protocol{protocol="http"}"#), 2.0);
+    assert_eq!(get(&m, r#"tftp_phones_by_protocol{protocol="tftp"}"#), 0.0);
 }

@@ -36,6 +36,8 @@ fn help_explains_the_settings() {
         "--per-client-max",
         "--drain-deadline",
         "--metrics-listen",
+        "--http-listen",
+        "TFTP_SIDECAR_HTTP_LISTEN",
         "SIGTERM",
         "TFTP_SIDECAR_ROOT",
         "--config",
@@ -58,6 +60,7 @@ fn config_errors_exit_nonzero_naming_the_key() {
         ("write_enabled = true", "write_enabled"),
         ("listen = [\"localhost\"]", "listen"),
         ("timeout = -1.0", "timeout"),
+        ("http_listen = \"nope\"", "http_listen"),
         ("log_format = \"xml\"", "log_format"),
         ("metrics_listen = \"nope\"", "metrics_listen"),
         ("[store]\nno-such-store-key = 1", "no-such-store-key"),
@@ -226,20 +229,29 @@ async fn metrics_count_the_transfers_that_happened() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let m = http_get(&maddr, "/metrics");
     assert_eq!(
-        metric(&m, "tftp_transfers_completed_total{class=\"config\"}"),
+        metric(
+            &m,
+            "tftp_transfers_completed_total{class=\"config\",protocol=\"tftp\"}"
+        ),
         2.0
     );
     assert_eq!(
-        metric(&m, "tftp_bytes_sent_total{class=\"config\"}"),
+        metric(
+            &m,
+            "tftp_bytes_sent_total{class=\"config\",protocol=\"tftp\"}"
+        ),
         2000.0
     );
     assert_eq!(
-        metric(&m, "tftp_transfers_started_total{class=\"trust_list\"}"),
+        metric(
+            &m,
+            "tftp_transfers_started_total{class=\"trust_list\",protocol=\"tftp\"}"
+        ),
         1.0
     );
     assert_eq!(metric(&m, "tftp_active_sessions"), 0.0);
     assert!(
-        m.contains("tftp_requests_rejected_total{reason=\"path\"} 1"),
+        m.contains("tftp_requests_rejected_total{protocol=\"tftp\",reason=\"path\"} 1"),
         "{m}"
     );
     let phones = http_get(&maddr, "/api/v1/phones");

@@ -2,54 +2,23 @@
 //! ERROR and nothing from outside the root is ever sent.
 
 mod support;
+mod traversal_support;
 
 use std::time::Duration;
 
 use support::*;
 use tftp_sidecar::packet::Packet;
 
-const SECRET: &[u8] = b"TOP-SECRET-OUTSIDE-THE-ROOT";
+use traversal_support::SECRET;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traversal_corpus_is_refused() {
     let top = tempfile::tempdir().unwrap();
-    let root = top.path().join("root");
-    std::fs::create_dir_all(root.join("sub")).unwrap();
-    std::fs::write(top.path().join("secret.txt"), SECRET).unwrap();
-    std::fs::write(root.join("ok.cnf"), b"fine").unwrap();
-    std::os::unix::fs::symlink(top.path().join("secret.txt"), root.join("escape.txt")).unwrap();
-    std::os::unix::fs::symlink(top.path(), root.join("up")).unwrap();
-    std::os::unix::fs::symlink("../../secret.txt", root.join("sub/rel.txt")).unwrap();
+    let root = traversal_support::make_tree(top.path());
     let secret_abs = top.path().join("secret.txt");
 
     let bin = spawn_bin(&["--listen", "127.0.0.1:0", "--root", root.to_str().unwrap()]);
-    let mut corpus: Vec<Vec<u8>> = [
-        "../secret.txt",
-        "..\\secret.txt",
-        "sub/../../secret.txt",
-        "sub\\..\\..\\secret.txt",
-        "./../secret.txt",
-        "/etc/passwd",
-        "\\etc\\passwd",
-        "C:\\secret.txt",
-        "%2e%2e/secret.txt",
-        "%2E%2E%2Fsecret.txt",
-        "..%2fsecret.txt",
-        "..%5csecret.txt",
-        "escape.txt",
-        "up/secret.txt",
-        "sub/rel.txt",
-        "",
-        "..",
-    ]
-    .iter()
-    .map(|s| s.as_bytes().to_vec())
-    .collect();
-    corpus.push(secret_abs.to_str().unwrap().as_bytes().to_vec());
-    corpus.push(b"ok.cnf\0../secret.txt".to_vec());
-    corpus.push(b"ok.cnf\n".to_vec());
-    corpus.push([b"a/".repeat(150), b"ok.cnf".to_vec()].concat());
-    corpus.push(vec![b'x'; 4000]);
+    let corpus = traversal_support::corpus(&secret_abs);
 
     for name in &corpus {
         let c = Client::new(bin.addr).await;

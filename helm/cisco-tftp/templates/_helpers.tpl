@@ -178,6 +178,11 @@ capabilities:
 {{- if contains ":" $addr -}}{{- $addr = printf "[%s]" $addr -}}{{- end -}}
 {{- $_ := set $c "listen" (list (printf "%s:%s" $addr (include "cisco-tftp.tftpListenPort" .))) -}}
 {{- $_ := set $c "metrics_listen" (printf "%s:%d" $addr (int .Values.sidecar.metricsPort)) -}}
+{{- if .Values.sidecar.httpPort -}}
+{{- $_ := set $c "http_listen" (list (printf "%s:%d" $addr (int .Values.sidecar.httpPort))) -}}
+{{- else -}}
+{{- $_ := set $c "http_listen" "off" -}}
+{{- end -}}
 {{- $mode := include "cisco-tftp.portMode" . -}}
 {{- $_ := set $c "port_mode" $mode -}}
 {{- if eq $mode "range" -}}
@@ -212,6 +217,7 @@ capabilities:
   "TFTP_SIDECAR_LISTEN" (join "," $c.listen)
   "TFTP_SIDECAR_PORT_MODE" $c.port_mode
   "TFTP_SIDECAR_METRICS_LISTEN" $c.metrics_listen
+  "TFTP_SIDECAR_HTTP_LISTEN" (ternary "off" (join "," $c.http_listen) (eq (kindOf $c.http_listen) "string"))
   "TFTP_SIDECAR_LOG_FORMAT" (default "text" $c.log_format)
 -}}
 {{- with $c.root -}}{{- $_ := set $env "TFTP_SIDECAR_ROOT" . -}}{{- end -}}

@@ -98,6 +98,13 @@ struct BootArgs {
     tftp_server: Option<IpAddr>,
     #[arg(long, default_value_t = 69)]
     tftp_port: u16,
+    /// HTTP port 78xx/88xx phones try first for each file (falling back to TFTP when it
+    /// fails); 0: every phone uses TFTP only.
+    #[arg(long, default_value_t = 6970)]
+    http_port: u16,
+    /// Connect/read timeout of an HTTP attempt, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    http_timeout_ms: u64,
     /// Ask for blksize (default: none, 512-byte blocks like a 79xx).
     #[arg(long)]
     blksize: Option<u16>,
@@ -385,6 +392,8 @@ fn boot_cmd(a: BootArgs, json_out: bool) -> Result<(), (u8, String)> {
     cfg.file_attempts = a.file_attempts;
     cfg.retry_delay = Duration::from_millis(a.retry_delay_ms);
     cfg.tftp_port = a.tftp_port;
+    cfg.http_port = a.http_port;
+    cfg.http_timeout = Duration::from_millis(a.http_timeout_ms.max(1));
     cfg.server_override = a.tftp_server;
     cfg.stagger = Duration::from_millis(a.stagger_ms);
     cfg.dhcp_parallel = a.dhcp_parallel;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::file_class::FileClass;
+use crate::metrics::Protocol;
 
 /// How a transfer ended and why a request was refused: one vocabulary, shared with the
 /// metrics labels.
@@ -35,7 +36,8 @@ pub trait Events: Send + Sync + 'static {
 pub struct NoEvents;
 impl Events for NoEvents {}
 
-/// The Prometheus metrics and the phone table are fed from engine events.
+/// The Prometheus metrics and the phone table are fed from engine events (the TFTP engine's;
+/// the HTTP listener reports to `Metrics` directly with `Protocol::Http`).
 impl Events for crate::metrics::Metrics {
     fn session_opened(&self) {
         crate::metrics::Metrics::session_opened(self)
@@ -44,12 +46,25 @@ impl Events for crate::metrics::Metrics {
         crate::metrics::Metrics::session_closed(self)
     }
     fn transfer_started(&self, class: FileClass) {
-        crate::metrics::Metrics::transfer_started(self, class)
+        crate::metrics::Metrics::transfer_started(self, Protocol::Tftp, class)
     }
     fn transfer_finished(&self, r: &TransferReport<'_>) {
-        crate::metrics::Metrics::transfer_finished(self, r.class, r.outcome, r.bytes, r.duration);
-        self.phones()
-            .observe(r.file, r.client, r.class, r.bytes, r.outcome);
+        crate::metrics::Metrics::transfer_finished(
+            self,
+            Protocol::Tftp,
+            r.class,
+            r.outcome,
+            r.bytes,
+            r.duration,
+        );
+        self.phones().observe(
+            r.file,
+            r.client,
+            Protocol::Tftp,
+            r.class,
+            r.bytes,
+            r.outcome,
+        );
     }
     fn retransmits(&self, n: u64) {
         crate::metrics::Metrics::retransmits(self, n)
@@ -58,6 +73,6 @@ impl Events for crate::metrics::Metrics {
         crate::metrics::Metrics::error_sent(self, code)
     }
     fn request_rejected(&self, reason: RejectReason) {
-        crate::metrics::Metrics::request_rejected(self, reason)
+        crate::metrics::Metrics::request_rejected(self, Protocol::Tftp, reason)
     }
 }

@@ -126,6 +126,7 @@ pub async fn run(ctx: Arc<SessionCtx>, req: SessionRequest, io: SessionIo, permi
         outcome = outcome.as_str(),
         retransmits = s.retransmits,
         detail = detail.as_deref().unwrap_or(""),
+        protocol = "tftp",
         "transfer finished"
     );
     if s.retransmits > 0 {

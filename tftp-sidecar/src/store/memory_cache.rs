@@ -9,6 +9,7 @@ use bytes::Bytes;
 use lru::LruCache;
 
 use super::local::LocalFile;
+use crate::content::{Content, FileMeta};
 use crate::metrics::{Metrics, Tier};
 
 /// What a cached copy is checked against when it is no longer fresh.
@@ -31,6 +32,15 @@ pub struct CachedFile {
     pub validated_at: Instant,
     /// Set after an origin failure: serve this copy without retrying the origin until then.
     pub stale_until: Option<Instant>,
+    /// Last-Modified and the lazily computed ETag of these bytes; kept while the bytes are.
+    pub meta: Arc<FileMeta>,
+}
+
+impl CachedFile {
+    /// A content over the cached bytes (no copy), sharing this copy's metadata.
+    pub fn content(&self) -> Content {
+        Content::complete(self.bytes.clone()).with_meta(self.meta.clone())
+    }
 }
 
 struct Lru {
@@ -129,6 +139,7 @@ mod tests {
             },
             validated_at: Instant::now(),
             stale_until: None,
+            meta: Arc::default(),
         }
     }
 

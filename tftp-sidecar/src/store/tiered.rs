@@ -20,7 +20,7 @@ use super::local::LocalRoot;
 use super::memory_cache::{CachedFile, MemoryCache, Validator};
 use super::negative::NegativeCache;
 use super::origin::{Origin, OriginFailure, OriginReply};
-use crate::content::{BoxFuture, Content, FileSource, OpenError};
+use crate::content::{BoxFuture, Content, FileMeta, FileSource, OpenError};
 use crate::metrics::{Metrics, OriginOutcome, Tier};
 
 type LoadResult = Option<Result<Content, OpenError>>;
@@ -124,11 +124,11 @@ impl Store {
         if let Some(f) = inner.memory.get(&key) {
             if now.duration_since(f.validated_at) < inner.fresh_ttl {
                 inner.metrics.cache_hit(Tier::Memory);
-                return Ok(Content::complete(f.bytes));
+                return Ok(f.content());
             }
             if f.stale_until.is_some_and(|t| now < t) {
                 inner.metrics.stale_served();
-                return Ok(Content::complete(f.bytes));
+                return Ok(f.content());
             }
             stale = Some(f);
         }
@@ -143,7 +143,7 @@ impl Store {
                 if let Some(f) = inner.memory.get(&key) {
                     if Instant::now().duration_since(f.validated_at) < inner.fresh_ttl {
                         inner.metrics.cache_hit(Tier::Memory);
-                        return Ok(Content::complete(f.bytes));
+                        return Ok(f.content());
                     }
                     stale = Some(f);
                 }
@@ -219,6 +219,10 @@ impl Load {
                         .duration_since(e.validated_at)
                         .unwrap_or_default();
                     let validated_at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+                    let meta = FileMeta::new(Some(origin_modified(
+                        e.last_modified.as_deref(),
+                        e.validated_at,
+                    )));
                     let file = CachedFile {
                         bytes: e.bytes,
                         validator: Validator::Origin {
@@ -227,11 +231,12 @@ impl Load {
                         },
                         validated_at,
                         stale_until: None,
+                        meta,
                     };
                     if self.fresh(validated_at) {
                         inner.metrics.cache_hit(Tier::Disk);
                         inner.memory.insert(key.clone(), file.clone());
-                        self.publish(Ok(Content::complete(file.bytes)));
+                        self.publish(Ok(file.content()));
                         return;
                     }
                     stale = Some(file);
@@ -245,30 +250,30 @@ impl Load {
             // A cached local file unchanged on disk (same path, size, mtime) is reused.
             if let Some(CachedFile {
                 validator: Validator::Local(was),
-                bytes,
                 ..
             }) = &stale
             {
                 if local.resolve(&name).await.as_ref() == Ok(was) {
                     let mut file = stale.clone().unwrap();
                     file.validated_at = Instant::now();
+                    let content = file.content();
                     inner.memory.insert(key.clone(), file);
-                    self.publish(Ok(Content::complete(bytes.clone())));
+                    self.publish(Ok(content));
                     return;
                 }
             }
             match local.read(&name).await {
                 Ok((lf, bytes)) => {
-                    inner.memory.insert(
-                        key.clone(),
-                        CachedFile {
-                            bytes: bytes.clone(),
-                            validator: Validator::Local(lf),
-                            validated_at: Instant::now(),
-                            stale_until: None,
-                        },
-                    );
-                    self.publish(Ok(Content::complete(bytes)));
+                    let file = CachedFile {
+                        bytes,
+                        meta: FileMeta::new(lf.modified),
+                        validator: Validator::Local(lf),
+                        validated_at: Instant::now(),
+                        stale_until: None,
+                    };
+                    let content = file.content();
+                    inner.memory.insert(key.clone(), file);
+                    self.publish(Ok(content));
                     return;
                 }
                 Err(OpenError::NotFound) => {}
@@ -326,7 +331,7 @@ impl Load {
                 file.validated_at = Instant::now();
                 file.stale_until = None;
                 inner.memory.insert(key.clone(), file.clone());
-                self.publish(Ok(Content::complete(file.bytes)));
+                self.publish(Ok(file.content()));
                 if let Some(disk) = &inner.disk {
                     let d = disk.clone();
                     let k = key.clone();
@@ -362,7 +367,11 @@ impl Load {
                     return;
                 }
                 let (content, filler) = Content::filling(body.content_length);
-                self.publish(Ok(content));
+                let meta = FileMeta::new(Some(origin_modified(
+                    body.last_modified.as_deref(),
+                    SystemTime::now(),
+                )));
+                self.publish(Ok(content.with_meta(meta.clone())));
                 let mut total: u64 = 0;
                 let failure = loop {
                     match body.chunk().await {
@@ -405,6 +414,7 @@ impl Load {
                         },
                         validated_at: Instant::now(),
                         stale_until: None,
+                        meta,
                     },
                 );
                 if let Some(disk) = &inner.disk {
@@ -443,11 +453,18 @@ impl Load {
                 self.inner.metrics.stale_served();
                 file.stale_until = Some(Instant::now() + self.inner.stale_retry);
                 self.inner.memory.insert(self.key.clone(), file.clone());
-                self.publish(Ok(Content::complete(file.bytes)));
+                self.publish(Ok(file.content()));
             }
             None => self.publish(Err(err)),
         }
     }
+}
+
+/// Last-Modified for an origin file: the origin's own, else when we fetched it.
+fn origin_modified(last_modified: Option<&str>, fetched: SystemTime) -> SystemTime {
+    last_modified
+        .and_then(|s| httpdate::parse_http_date(s).ok())
+        .unwrap_or(fetched)
 }
 
 fn outcome_of(f: &OriginFailure) -> OriginOutcome {

@@ -380,6 +380,8 @@ pub async fn lossy_relay(server: SocketAddr, loss: f64, seed: u64) -> (SocketAdd
 pub struct Bin {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The HTTP file listener's addresses (with `--http-listen`).
+    pub http: Vec<SocketAddr>,
     pub log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -417,8 +419,14 @@ pub fn bin_path() -> &'static str {
 
 /// Start the binary listening on an OS-chosen port (read back from its log).
 pub fn spawn_bin(args: &[&str]) -> Bin {
+    // The HTTP file listener defaults to port 6970 on every address: tests that do not ask
+    // for it turn it off, so that parallel tests do not fight over the port.
+    let mut args: Vec<&str> = args.to_vec();
+    if !args.contains(&"--http-listen") {
+        args.extend(["--http-listen", "off"]);
+    }
     let mut child = Command::new(bin_path())
-        .args(args)
+        .args(&args)
         .env("RUST_LOG", "info")
         .env_remove("TFTP_SIDECAR_CONFIG")
         .stdin(Stdio::null())
@@ -429,9 +437,16 @@ pub fn spawn_bin(args: &[&str]) -> Bin {
     let stderr = child.stderr.take().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = std::sync::mpsc::channel();
+    let (http_tx, http_rx) = std::sync::mpsc::channel();
     let l = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(a) = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("http_addr="))
+            {
+                let _ = http_tx.send(a.parse::<SocketAddr>().unwrap());
+            }
             if line.contains("listening") {
                 // Text (`addr=A`) or JSON (`"addr":"A"`) logs.
                 let a = line
@@ -452,5 +467,12 @@ pub fn spawn_bin(args: &[&str]) -> Bin {
     let addr = rx
         .recv_timeout(Duration::from_secs(10))
         .unwrap_or_else(|_| panic!("server did not start: {}", log.lock().unwrap().join("\n")));
-    Bin { child, addr, log }
+    // The HTTP listeners log before the TFTP ones: whatever arrived is all there is.
+    let http = http_rx.try_iter().collect();
+    Bin {
+        child,
+        addr,
+        http,
+        log,
+    }
 }
