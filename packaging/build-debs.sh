@@ -8,6 +8,8 @@
 #   KEA_SERIES= packaging/build-debs.sh            # the sidecar alone
 #   SIDECAR=0 packaging/build-debs.sh              # the hook packages alone
 #   NO_BUILD=1 packaging/build-debs.sh             # reuse what is built as it is
+#   PROFILE=debug packaging/build-debs.sh          # the hooks' debug builds (tests: the builds
+#                                                  # the integration tests make anyway)
 #
 # One hook package per Kea release series (scripts/kea-series.sh: KEA_SERIES defaults to all
 # of them): cisco-tftp-kea-hook-<SERIES>, built by scripts/build-hook.sh (inside the series'
@@ -18,13 +20,19 @@ cd "$(dirname "$0")/.."
 . scripts/kea-series.sh
 out=${1:-target/debian}
 series_list=${KEA_SERIES-$(kea_all_series | tr '\n' ' ')}
+profile=${PROFILE:-release}
+case "$profile" in
+    release) release_flag=--release ;;
+    debug) release_flag= ;;
+    *) echo "build-debs.sh: PROFILE is release or debug, not $profile" >&2; exit 2 ;;
+esac
 
 for series in $series_list; do
     root=$(scripts/kea-root.sh "$series")
     if [ "${NO_BUILD:-0}" = 1 ]; then
-        if [ "$(kea_suite "$series")" = host ]; then dir=target/release; else dir=target/kea-$series/release; fi
+        if [ "$(kea_suite "$series")" = host ]; then dir=target/$profile; else dir=target/kea-$series/$profile; fi
     else
-        dir=$(scripts/build-hook.sh "$series" --release)
+        dir=$(scripts/build-hook.sh "$series" ${release_flag})
     fi
     python3 packaging/debbuild.py --out "$out" --kea-series "$series" --target-dir "$dir" \
         --root "$root" kea-hook
