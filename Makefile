@@ -2,7 +2,12 @@
 # they need first (scripts/setup.sh is idempotent).
 CARGO ?= cargo
 
-.PHONY: setup build demo test bench bench-hook bench-tftp bench-storm fmt clippy
+.PHONY: setup build demo test test-kea-series bench bench-hook bench-tftp bench-storm fmt clippy
+
+# The Kea release series besides the host's (scripts/kea-series.sh): each runs from a Debian
+# root (scripts/kea-root.sh, cached in /var/cache/cisco-tftp/kea-roots), with the hook built
+# inside it (scripts/build-hook.sh). `make test KEA_TEST_SERIES=3.0` tests one.
+KEA_TEST_SERIES ?= $(shell bash -c '. scripts/kea-series.sh && kea_root_series')
 
 setup:
 	./scripts/setup.sh
@@ -18,7 +23,18 @@ demo: build
 # so build it before running them.
 test: build
 	$(CARGO) test --workspace --no-fail-fast
+	$(MAKE) test-kea-series
 	@if ls tests/deploy/test_*.py >/dev/null 2>&1; then .venv/bin/pytest -q tests/deploy; fi
+
+# Every Kea-facing test (the tests crate: hook on the wire, sites, option 66, reloads, config
+# errors, commands, statistics, end-to-end boots) again on each other series' real Kea.
+test-kea-series: build
+	@failed=""; for s in $(KEA_TEST_SERIES); do \
+	  echo "== Kea $$s: building the hook in its root, then the tests crate against it"; \
+	  ./scripts/build-hook.sh $$s >/dev/null && \
+	  KEA_SERIES=$$s $(CARGO) test -p cisco-tftp-tests --no-fail-fast || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "tests failed on Kea$$failed"; exit 1; fi
 
 # Benchmarks print ratios against the peers measured in the same run (not timed tests).
 bench: bench-hook bench-tftp

@@ -6,24 +6,57 @@
 # one of them stuck on a missing image; the firmware check that would have caught it; and where
 # the metrics are. Removes everything it made.
 #   DEMO_LOAD_BYTES=300000 make demo    # smaller firmware (default 7100000, as in the field)
+#   KEA_SERIES=3.0 make demo              # Kea 3.0 (or 2.6): from its Debian root, see below
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
 
-HOOK=$PWD/target/debug/libdhcp_cisco_tftp.so
 SIM=$PWD/target/debug/phone-sim
 SIDECAR=$PWD/target/debug/tftp-sidecar
-[ -f "$HOOK" ] && [ -x "$SIM" ] && [ -x "$SIDECAR" ] || { echo "demo: build first: make build" >&2; exit 1; }
+[ -x "$SIM" ] && [ -x "$SIDECAR" ] || { echo "demo: build first: make build" >&2; exit 1; }
 LOAD_BYTES=${DEMO_LOAD_BYTES:-7100000}
 
 WORK=$(mktemp -d /tmp/cisco-tftp-demo.XXXXXX)
+
+# Which Kea: the host's (Debian 12: 2.2), or KEA_SERIES's from a Debian root made by
+# scripts/kea-root.sh and run with chroot, the hook built inside it (scripts/build-hook.sh).
+# Kea 2.6.3+ and 3.0 load hooks only from their hooks directory (named by the bare file name),
+# keep control sockets in /run/kea (mode 0750) and log files in /var/log/kea: the demo puts
+# them there. Kea 2.2 has no such rules; its files stay in the demo's directory.
+KEA_ROOT=/
+if [ -n "${KEA_SERIES:-}" ]; then KEA_ROOT=$(./scripts/kea-root.sh "$KEA_SERIES"); fi
+if [ "$KEA_ROOT" = / ]; then
+  KEA=(kea-dhcp4)
+  LIBRARY=$PWD/target/debug/libdhcp_cisco_tftp.so
+  [ -f "$LIBRARY" ] || { echo "demo: build first: make build" >&2; exit 1; }
+  KWORK=$WORK                                    # Kea's files, as Kea sees them
+  SOCK=$WORK/kea.sock KEA_LOG=$WORK/kea.log HOOK_LOG=$WORK/hook.log
+else
+  echo "demo: building the hook for Kea $KEA_SERIES in $KEA_ROOT"
+  built=$(./scripts/build-hook.sh "$KEA_SERIES")
+  hooks_dir=$(chroot "$KEA_ROOT" kea-dhcp4 -W | awk '/Hooks directory/{print $3}')
+  install -m 0644 "$built/libdhcp_cisco_tftp.so" "$KEA_ROOT$hooks_dir/libdhcp_cisco_tftp.so"
+  install -d -m 0750 "$KEA_ROOT/run/kea"
+  install -d "$KEA_ROOT/var/log/kea"
+  KEA=(chroot "$KEA_ROOT" kea-dhcp4)
+  LIBRARY=libdhcp_cisco_tftp.so
+  KWORK=$(mktemp -d "$KEA_ROOT/tmp/cisco-tftp-demo.XXXXXX")
+  SOCK=/run/kea/cisco-tftp-demo.sock KEA_LOG=/var/log/kea/cisco-tftp-demo.log
+  HOOK_LOG=/var/log/kea/cisco-tftp-demo-hook.log
+  KWORK=${KWORK#"$KEA_ROOT"}
+fi
+# The same files as the host sees them.
+host() { if [ "$KEA_ROOT" = / ]; then echo "$1"; else echo "$KEA_ROOT$1"; fi; }
 SRV=ctdemo-srv PHONES=ctdemo-phones BRANCH=ctdemo-branch
 KEA_PID= SIDECAR_PID=
 cleanup() {
   [ -n "$SIDECAR_PID" ] && kill "$SIDECAR_PID" 2>/dev/null && wait "$SIDECAR_PID" 2>/dev/null || true
   [ -n "$KEA_PID" ] && kill "$KEA_PID" 2>/dev/null && wait "$KEA_PID" 2>/dev/null || true
   for ns in $SRV $PHONES $BRANCH; do ip netns del "$ns" 2>/dev/null || true; done
+  if [ "$KEA_ROOT" != / ]; then
+    rm -rf "$(host "$KWORK")" "$(host "$SOCK")" "$(host "$SOCK").lock" "$(host "$KEA_LOG")" "$(host "$HOOK_LOG")"
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -52,11 +85,11 @@ echo "  $SRV: 10.60.1.1 (phone LAN), 10.60.9.1 (to the branch)"
 echo "  $PHONES: phones on 10.60.1.0/24, broadcasting"
 echo "  $BRANCH: relay 10.62.0.1 for branch phones on 10.62.0.0/24"
 
-step "Kea 2.2 with libdhcp_cisco_tftp.so"
-cat > "$WORK/kea.json" <<JSON
+step "Kea $("${KEA[@]}" -v) with libdhcp_cisco_tftp.so"
+cat > "$(host "$KWORK")/kea.json" <<JSON
 {"Dhcp4": {
   "interfaces-config": {"interfaces": ["srv-lan", "srv-wan"], "dhcp-socket-type": "raw"},
-  "control-socket": {"socket-type": "unix", "socket-name": "$WORK/kea.sock"},
+  "control-socket": {"socket-type": "unix", "socket-name": "$SOCK"},
   "lease-database": {"type": "memfile", "persist": false},
   "valid-lifetime": 3600,
   "subnet4": [
@@ -64,7 +97,7 @@ cat > "$WORK/kea.json" <<JSON
     {"id": 62, "subnet": "10.62.0.0/24", "pools": [{"pool": "10.62.0.100 - 10.62.0.199"}]}
   ],
   "hooks-libraries": [{
-    "library": "$HOOK",
+    "library": "$LIBRARY",
     "parameters": {
       "servers": ["10.60.1.10", "10.60.1.11"],
       "families": {"88xx": ["10.60.1.20", "10.60.1.10"]},
@@ -73,22 +106,23 @@ cat > "$WORK/kea.json" <<JSON
     }
   }],
   "loggers": [
-    {"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "$WORK/kea.log"}]},
+    {"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "$KEA_LOG"}]},
     {"name": "kea-dhcp4.cisco-tftp", "severity": "DEBUG", "debuglevel": 40,
-     "output_options": [{"output": "$WORK/hook.log"}]}
+     "output_options": [{"output": "$HOOK_LOG"}]}
   ]
 }}
 JSON
-sed -n '/"parameters"/,/^    }/p' "$WORK/kea.json"
-KEA_LOCKFILE_DIR=$WORK KEA_PIDFILE_DIR=$WORK ip netns exec $SRV kea-dhcp4 -c "$WORK/kea.json" \
+sed -n '/"library"/,/^    }/p' "$(host "$KWORK")/kea.json"
+KEA_LOCKFILE_DIR=$KWORK KEA_PIDFILE_DIR=$KWORK ip netns exec $SRV "${KEA[@]}" -c "$KWORK/kea.json" \
   >"$WORK/kea.out" 2>&1 &
 KEA_PID=$!
-for _ in $(seq 1 50); do [ -S "$WORK/kea.sock" ] && break; sleep 0.1; done
-[ -S "$WORK/kea.sock" ] || { echo "demo: Kea did not start:"; cat "$WORK/kea.out" "$WORK/kea.log"; exit 1; }
-grep -h "loaded" "$WORK/hook.log" | sed 's/^.*CISCO_TFTP_INFO /  /'
+HOST_SOCK=$(host "$SOCK")
+for _ in $(seq 1 50); do grep -qs "loaded" "$(host "$HOOK_LOG")" && [ -S "$HOST_SOCK" ] && break; sleep 0.1; done
+[ -S "$HOST_SOCK" ] || { echo "demo: Kea did not start:"; cat "$WORK/kea.out" "$(host "$KEA_LOG")"; exit 1; }
+grep -h "loaded" "$(host "$HOOK_LOG")" | sed 's/^.*CISCO_TFTP_INFO /  /'
 
 kea_cmd() { # $1 command, $2 arguments JSON (optional)
-  python3 - "$WORK/kea.sock" "$1" "${2:-}" <<'PY'
+  python3 - "$HOST_SOCK" "$1" "${2:-}" <<'PY'
 import json, socket, sys
 sock, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3]
 req = {"command": cmd}
@@ -132,7 +166,7 @@ phone "A Windows PC on the LAN: not a phone, so no option 150" \
   --netns $PHONES --iface eth0 --mac 00:50:56:00:00:01 --vendor-class "MSFT 5.0"
 
 step "What the hook logged (kea-dhcp4.cisco-tftp at debug level 40)"
-grep -h "option 150" "$WORK/hook.log" | sed 's/^.*CISCO_TFTP_DEBUG cisco-tftp: /  /' | sort -u
+grep -h "option 150" "$(host "$HOOK_LOG")" | sed 's/^.*CISCO_TFTP_DEBUG cisco-tftp: /  /' | sort -u
 
 step "Dry run over Kea's control socket: what would a 7961 at the branch get?"
 kea_cmd cisco-tftp-dry-run '{"vendor-class": "Cisco Systems, Inc. IP Phone CP-7961G", "relay": "10.62.0.1"}'
@@ -174,7 +208,7 @@ listen = ["10.60.1.10:69", "10.60.1.11:69", "10.60.1.20:69"]
 metrics_listen = "127.0.0.1:9169"
 
 [kea]
-control-socket = "$WORK/kea.sock"
+control-socket = "$HOST_SOCK"
 poll-interval = 1.0
 TOML
 sed 's/^/  /' "$WORK/sidecar.toml"

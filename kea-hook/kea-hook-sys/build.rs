@@ -4,10 +4,10 @@
 use std::env;
 use std::path::{Path, PathBuf};
 
-/// Kea's libraries the shim calls into (Kea 3.x renamed kea-dhcp++ to kea-dhcp).
+/// Kea's libraries the shim calls into. `kea-dhcp++` is the 2.x name of the DHCP library; Kea
+/// 3.0 renamed it `kea-dhcp` (see [`dhcp_library`]).
 const KEA_LIBS: &[&str] = &[
     "kea-dhcpsrv",
-    "kea-dhcp++",
     "kea-hooks",
     "kea-stats",
     "kea-cc",
@@ -43,6 +43,13 @@ fn main() {
         );
     }
     let lib_dir = kea_lib_dir();
+    let hooks_version = hooks_version(&include.join("hooks/hooks.h"));
+    // The series this build is bound to, for the hook's messages and for tests.
+    println!("cargo:rustc-env=KEA_HOOKS_VERSION={hooks_version}");
+    println!(
+        "cargo:rerun-if-changed={}",
+        include.join("hooks/hooks.h").display()
+    );
 
     let mut build = cc::Build::new();
     build
@@ -63,6 +70,7 @@ fn main() {
     build.compile("kea_hook_shim");
 
     println!("cargo:rustc-link-search=native={}", lib_dir.display());
+    println!("cargo:rustc-link-lib=dylib={}", dhcp_library(&lib_dir));
     for lib in KEA_LIBS {
         println!("cargo:rustc-link-lib=dylib={lib}");
     }
@@ -86,6 +94,43 @@ fn main() {
             "bindgen could not load libclang.\n\
              Install it (Debian: apt-get install libclang-dev clang) or set LIBCLANG_PATH.",
         ),
+    }
+}
+
+/// `KEA_HOOKS_VERSION` from hooks.h (`const int KEA_HOOKS_VERSION = 20603;`): the exact Kea
+/// release the headers belong to. The shim reads the same constant at compile time; this copy
+/// is for the Rust side and the build's own checks.
+fn hooks_version(hooks_h: &Path) -> u32 {
+    let text = std::fs::read_to_string(hooks_h)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", hooks_h.display())));
+    text.lines()
+        .find_map(|line| {
+            let rest = line.trim().strip_prefix("const int KEA_HOOKS_VERSION")?;
+            rest.trim_start_matches([' ', '='])
+                .trim_end_matches(';')
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| {
+            fail(&format!(
+                "{} does not define KEA_HOOKS_VERSION: is this Kea's hooks.h?",
+                hooks_h.display()
+            ))
+        })
+}
+
+/// The DHCP library's name as installed: `kea-dhcp++` (Kea 2.x) or `kea-dhcp` (3.0 on).
+fn dhcp_library(lib_dir: &Path) -> &'static str {
+    if lib_dir.join("libkea-dhcp++.so").exists() {
+        "kea-dhcp++"
+    } else if lib_dir.join("libkea-dhcp.so").exists() {
+        "kea-dhcp"
+    } else {
+        fail(&format!(
+            "neither libkea-dhcp++.so (Kea 2.x) nor libkea-dhcp.so (Kea 3.x) is in {}",
+            lib_dir.display()
+        ))
     }
 }
 

@@ -8,10 +8,9 @@ use crate::state::{self, HookState};
 
 const DHCPOFFER: u8 = 2;
 const DHCPACK: u8 = 5;
-const OPTION_66: u16 = 66;
-const OPTION_150: u16 = 150;
 
-/// Notes the selected subnet's id for `pkt4_send`, which Kea gives no subnet.
+/// Notes the selected subnet's id for `pkt4_send`, which Kea 2.2 gives no subnet (registered
+/// only there: from 2.6 `pkt4_send` has it).
 pub fn subnet4_select(handle: &CalloutHandle) -> i32 {
     let wanted = state::with_current(|s| s.wants_subnet_id).unwrap_or(false);
     if wanted && !handle.remember_subnet() {
@@ -62,22 +61,15 @@ fn apply(s: &HookState, view: &Pkt4SendView<'_>) {
             log_skip(view, "no server list applies", s.engine.family_name(family));
         }
         Decision::Send(answer) => {
-            let ok = match s.options.get(answer.list_id) {
-                Some(prebuilt) => {
-                    view.replace_option_shared(&prebuilt.option150)
-                        & prebuilt
-                            .option66
-                            .as_ref()
-                            .is_none_or(|o| view.replace_option_shared(o))
-                }
-                // Not reached (every list has its options), but the bytes are at hand.
-                None => {
-                    view.replace_option(OPTION_150, answer.option150)
-                        & answer
-                            .option66
-                            .is_none_or(|o| view.replace_option(OPTION_66, o))
-                }
-            };
+            // Every list has its options, built at load; one call puts them in, all or none,
+            // so an error can only leave the response as Kea built it.
+            let ok = s
+                .options
+                .get(answer.list_id)
+                .is_some_and(|o| match &o.option66 {
+                    Some(o66) => view.replace_options(&[&o.option150, o66]),
+                    None => view.replace_options(&[&o.option150]),
+                });
             if !ok {
                 state::count_contained_error();
                 return;

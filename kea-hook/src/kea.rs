@@ -19,6 +19,13 @@ pub fn hooks_version() -> i32 {
     unsafe { sys::ck_hooks_version() }
 }
 
+/// Whether `pkt4_send` itself carries the selected subnet (Kea 2.6 on), so `subnet4_select`
+/// is not needed to match sites on subnet ids.
+pub fn pkt4_send_has_subnet() -> bool {
+    // SAFETY: returns a constant.
+    unsafe { sys::ck_pkt4_send_has_subnet() != 0 }
+}
+
 /// Name of the process that loaded the hook (`kea-dhcp4`, ...).
 pub fn process_name() -> Option<String> {
     take_string(|out| unsafe { sys::ck_process_name(out) })
@@ -119,20 +126,21 @@ impl<'h> Pkt4SendView<'h> {
         (self.raw.has_subnet_id != 0).then_some(self.raw.subnet_id)
     }
 
-    /// Removes every copy of option `code` from the response and adds one with `data`.
-    pub fn replace_option(&self, code: u16, data: &[u8]) -> bool {
-        // SAFETY: `response` is non-null (checked by callers via has_response) and alive.
-        unsafe {
-            sys::ck_pkt4_replace_option(self.raw.response, code, data.as_ptr(), data.len()) == 0
+    /// Puts `options` into the response, each replacing every option of its code there. All
+    /// or nothing: on `false` the response is exactly as Kea built it.
+    pub fn replace_options(&self, options: &[&SharedOption]) -> bool {
+        let mut raw = [std::ptr::null::<sys::ck_option>(); sys::CK_MAX_SHARED_OPTIONS as usize];
+        if options.len() > raw.len() {
+            return false;
         }
-    }
-}
-
-impl<'h> Pkt4SendView<'h> {
-    /// Like [`Self::replace_option`] with an option built once at load.
-    pub fn replace_option_shared(&self, option: &SharedOption) -> bool {
-        // SAFETY: `response` is non-null and alive; the option outlives the call.
-        unsafe { sys::ck_pkt4_replace_option_shared(self.raw.response, option.0.as_ptr()) == 0 }
+        for (slot, o) in raw.iter_mut().zip(options) {
+            *slot = o.0.as_ptr();
+        }
+        // SAFETY: `response` is non-null (checked by callers via has_response) and alive; the
+        // options outlive the call.
+        unsafe {
+            sys::ck_pkt4_replace_options_shared(self.raw.response, raw.as_ptr(), options.len()) == 0
+        }
     }
 }
 

@@ -52,10 +52,14 @@ pub fn load(handle: &LibraryHandle) -> i32 {
     };
     kea::stat_add_named(state::STAT_ERRORS, 0);
 
-    // subnet4_select is needed only to match sites on Kea subnet ids; registering it only
-    // then keeps that hook point free for everyone else.
+    // subnet4_select is needed only to match sites on Kea subnet ids, and only where pkt4_send
+    // does not carry the subnet itself (Kea 2.2); registering it only then keeps that hook
+    // point free for everyone else.
     let wants_subnet_id = engine.uses_subnet_ids();
-    if wants_subnet_id && !handle.register_callout(c"subnet4_select", exports::subnet4_select) {
+    if wants_subnet_id
+        && !kea::pkt4_send_has_subnet()
+        && !handle.register_callout(c"subnet4_select", exports::subnet4_select)
+    {
         kea::log(
             Level::Error,
             "cisco-tftp: could not register the subnet4_select callout",

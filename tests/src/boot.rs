@@ -78,7 +78,7 @@ impl BootConfig {
     pub fn new(transport: Transport) -> BootConfig {
         let lease_addr = match &transport {
             Transport::Broadcast { iface } => LeaseAddr::AddTo(iface.clone()),
-            Transport::Relay { .. } => LeaseAddr::AddTo("lo".into()),
+            Transport::Relay { .. } | Transport::RelayToAll { .. } => LeaseAddr::AddTo("lo".into()),
         };
         BootConfig {
             transport,
@@ -200,7 +200,7 @@ impl Gate {
 /// Boots every phone at once (one thread each) and returns the results in input order.
 pub fn boot_many(phones: &[BootPhone], cfg: &BootConfig, log: Logger) -> Vec<BootResult> {
     let parallel = match cfg.transport {
-        Transport::Relay { .. } => 1,
+        Transport::Relay { .. } | Transport::RelayToAll { .. } => 1,
         Transport::Broadcast { .. } => cfg.dhcp_parallel,
     };
     let gate = Gate::new(parallel);

@@ -64,6 +64,20 @@ impl Dhcp4Config {
         }
     }
 
+    /// No subnets yet, raw sockets on `ifaces`: for topologies of their own (see `ha.rs`).
+    pub fn empty(ifaces: &[String]) -> Dhcp4Config {
+        Dhcp4Config {
+            value: json!({
+                "interfaces-config": {"interfaces": ifaces, "dhcp-socket-type": "raw"},
+                "valid-lifetime": 3600,
+                "renew-timer": 900,
+                "rebind-timer": 1800,
+                "subnet4": [],
+                "multi-threading": {"enable-multi-threading": false},
+            }),
+        }
+    }
+
     /// Kea's multi-threaded mode (2 threads, queue of 16) or single-threaded.
     pub fn multi_threading(mut self, on: bool) -> Self {
         self.value["multi-threading"] = if on {

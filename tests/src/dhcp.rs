@@ -326,7 +326,7 @@ pub fn build_request(
         Transport::Broadcast { .. } => {
             m.set_flags(Flags::default().set_broadcast());
         }
-        Transport::Relay { relay, .. } => {
+        Transport::Relay { relay, .. } | Transport::RelayToAll { relay, .. } => {
             m.set_giaddr(*relay).set_hops(1);
         }
     }
@@ -371,6 +371,12 @@ pub enum Transport {
     Broadcast { iface: String },
     /// Unicast from `relay`:67 to `server`:67 with giaddr = relay, hops = 1.
     Relay { relay: Ipv4Addr, server: Ipv4Addr },
+    /// Like `Relay`, to every one of `servers`: a relay with several helper addresses, as in
+    /// front of a Kea High Availability pair.
+    RelayToAll {
+        relay: Ipv4Addr,
+        servers: Vec<Ipv4Addr>,
+    },
 }
 
 /// A bound DHCP client socket. Create it inside the namespace you want
@@ -423,11 +429,21 @@ impl Client {
         })
     }
 
-    /// Either transport.
+    /// Binds `relay`:67; requests go to every one of `servers`, with giaddr = `relay`.
+    pub fn relay_to_all(relay: Ipv4Addr, servers: Vec<Ipv4Addr>) -> io::Result<Client> {
+        let mut c = Client::relay(relay, Ipv4Addr::UNSPECIFIED)?;
+        c.transport = Transport::RelayToAll { relay, servers };
+        Ok(c)
+    }
+
+    /// Any transport.
     pub fn new(transport: &Transport) -> io::Result<Client> {
         match transport {
             Transport::Broadcast { iface } => Client::broadcast(iface),
             Transport::Relay { relay, server } => Client::relay(*relay, *server),
+            Transport::RelayToAll { relay, servers } => {
+                Client::relay_to_all(*relay, servers.clone())
+            }
         }
     }
 
@@ -435,10 +451,13 @@ impl Client {
         &self.transport
     }
 
-    fn dest(&self) -> SocketAddrV4 {
+    fn dests(&self) -> Vec<SocketAddrV4> {
         match &self.transport {
-            Transport::Broadcast { .. } => SocketAddrV4::new(Ipv4Addr::BROADCAST, 67),
-            Transport::Relay { server, .. } => SocketAddrV4::new(*server, 67),
+            Transport::Broadcast { .. } => vec![SocketAddrV4::new(Ipv4Addr::BROADCAST, 67)],
+            Transport::Relay { server, .. } => vec![SocketAddrV4::new(*server, 67)],
+            Transport::RelayToAll { servers, .. } => {
+                servers.iter().map(|s| SocketAddrV4::new(*s, 67)).collect()
+            }
         }
     }
 
@@ -447,9 +466,11 @@ impl Client {
         build_request(&self.transport, phone, xid, msg, offer)
     }
 
-    /// Sends raw bytes to the server (or broadcast).
+    /// Sends raw bytes to the server(s) (or broadcast).
     pub fn send_raw(&self, bytes: &[u8]) -> io::Result<()> {
-        self.sock.send_to(bytes, self.dest())?;
+        for dest in self.dests() {
+            self.sock.send_to(bytes, dest)?;
+        }
         Ok(())
     }
 

@@ -15,6 +15,7 @@ pub mod config;
 pub mod dhcp;
 pub mod firmware;
 pub mod fuzz;
+pub mod ha;
 pub mod kea;
 pub mod netns;
 pub mod sidecar;

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use cisco_tftp_tests::config::{option150_def, Dhcp4Config};
 use cisco_tftp_tests::dhcp::{Client, Phone};
-use cisco_tftp_tests::kea::{check_config, result_code, KeaServer};
+use cisco_tftp_tests::kea::{check_config, install, result_code, KeaServer};
 use cisco_tftp_tests::netns::Topology;
 use serde_json::json;
 
@@ -145,7 +145,8 @@ fn config_check_rejects_a_broken_config() {
 }
 
 /// Kea 2.2 does not restore the old configuration when `config-set` fails
-/// (DHCP4_CONFIG_UNRECOVERABLE_ERROR): `config-test` first, then `config-set`.
+/// (DHCP4_CONFIG_UNRECOVERABLE_ERROR): `config-test` first, then `config-set`. Kea 2.6 and
+/// 3.0 do, when the failure is Kea's own (not a hook's: see hook_lifecycle.rs).
 #[test]
 fn reload_config_test_and_recovery() {
     let topo = Topology::new(1).expect("topology");
@@ -178,11 +179,19 @@ fn reload_config_test_and_recovery() {
     let answer = kea.reload(bad).unwrap();
     assert_eq!(result_code(&answer), Some(1), "{answer}");
     assert!(kea.is_running());
-    // Kea 2.2 fact the hook tests must live with: no DHCP until a good config-set.
-    assert!(
-        client.dora(&phone).is_err(),
-        "Kea now keeps serving after a failed config-set: update the hook tests' assumptions"
-    );
+    if install().version().at_least(2, 6, 0) {
+        // Kea 2.6 and 3.0 roll back a config-set that fails for a reason of its own (a
+        // pool outside its subnet): the old configuration keeps serving.
+        client
+            .dora(&phone)
+            .unwrap_or_else(|e| panic!("2.6+ keeps the old config: {e}\n{}", kea.diagnostics()));
+    } else {
+        // Kea 2.2: no DHCP until a good config-set.
+        assert!(
+            client.dora(&phone).is_err(),
+            "Kea 2.2 now keeps serving after a failed config-set: update the hook tests' assumptions"
+        );
+    }
 
     let answer = kea.reload(cfg).unwrap();
     assert_eq!(result_code(&answer), Some(0), "{answer}");

@@ -2,7 +2,9 @@
 //! answer over Kea's control socket. Needs root and `cargo build -p kea-hook`.
 
 use cisco_tftp_tests::config::{relay_subnet_id, Dhcp4Config};
-use cisco_tftp_tests::kea::{hook_library_path, result_code, KeaServer};
+use cisco_tftp_tests::kea::{
+    check_config, check_config_with_hooks, hook_library_path, install, result_code, KeaServer,
+};
 use cisco_tftp_tests::netns::Topology;
 use serde_json::{json, Value};
 
@@ -145,14 +147,10 @@ fn dry_run_answers_with_the_bytes_a_client_would_get() {
 /// gives the same verdict and message as the hook's load() in the real Kea.
 #[test]
 fn cisco_tftp_check_agrees_with_kea() {
-    let check = hook_library_path().with_file_name("cisco-tftp-check");
-    assert!(
-        check.exists(),
-        "build it first: cargo build -p kea-hook --bins"
-    );
+    let kea_install = install();
     let topo = Topology::new(1).unwrap();
-    let dir = std::env::temp_dir().join(format!("ctcheck-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = kea_install.scratch_dir().unwrap();
+    let dir = scratch.path();
     for (params, valid) in [
         (json!({"servers": ["10.201.1.10"]}), true),
         (
@@ -164,8 +162,9 @@ fn cisco_tftp_check_agrees_with_kea() {
         let file = dir.join("kea-dhcp4.conf");
         // Kea's files may carry comments; the checker must read them as Kea does.
         std::fs::write(&file, format!("// candidate\n{cfg:#}\n")).unwrap();
-        let out = std::process::Command::new(&check)
-            .arg(&file)
+        let out = kea_install
+            .checker()
+            .arg(kea_install.inside_path(&file))
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -177,5 +176,72 @@ fn cisco_tftp_check_agrees_with_kea() {
             assert!(log.contains(message), "Kea's log lacks {message:?}:\n{log}");
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `kea-dhcp4 -t` never runs a hook's load() (2.2, 2.6, 3.0 alike), so it accepts bad hook
+/// parameters; `-T` (2.6 and 3.0 only) does, and refuses them with the hook's message. This is
+/// why the checker exists for 2.2 and why the Ansible role uses `-T` where Kea has it.
+#[test]
+fn config_check_flags_per_series() {
+    let topo = Topology::new(1).unwrap();
+    let bad = config(&topo, json!({"servers": ["10.0.0.300"]}));
+    let good = config(&topo, json!({"servers": ["10.0.0.3"]}));
+    let (ok, out) = check_config(&topo.server, &bad);
+    assert!(
+        ok,
+        "-t ran the hook's load() on Kea {}:\n{out}",
+        install().version()
+    );
+    match check_config_with_hooks(&topo.server, &bad) {
+        None => assert!(!install().version().at_least(2, 6, 0)),
+        Some((ok, out)) => {
+            assert!(!ok, "-T accepted bad hook parameters:\n{out}");
+            assert!(
+                out.contains(r#"parameter 'servers[0]': not an IPv4 address: "10.0.0.300""#),
+                "{out}"
+            );
+            let (ok, out) = check_config_with_hooks(&topo.server, &good).unwrap();
+            assert!(ok, "-T refused a good configuration:\n{out}");
+        }
+    }
+}
+
+/// `cisco-tftp-check --same-parameters A B` compares the hook parameters of a Kea HA pair's
+/// two configuration files: the same (defaults written out or not) passes, a drifted server
+/// list fails naming the parameter.
+#[test]
+fn cisco_tftp_check_compares_the_parameters_of_two_servers() {
+    let kea_install = install();
+    let topo = Topology::new(1).unwrap();
+    let scratch = kea_install.scratch_dir().unwrap();
+    let write = |name: &str, params: Value| {
+        let file = scratch.path().join(name);
+        std::fs::write(&file, json!({"Dhcp4": config(&topo, params)}).to_string()).unwrap();
+        kea_install.inside_path(&file)
+    };
+    let a = write("a.conf", json!({"servers": ["10.201.1.10"]}));
+    let a2 = write(
+        "a2.conf",
+        json!({"servers": ["10.201.1.10"], "option-66": {"enabled": false}}),
+    );
+    let b = write("b.conf", json!({"servers": ["10.201.1.11"]}));
+    let run = |x: &std::path::Path, y: &std::path::Path| {
+        let out = kea_install
+            .checker()
+            .arg("--same-parameters")
+            .arg(x)
+            .arg(y)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, text) = run(&a, &a2);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("the same hook parameters"), "{text}");
+    let (code, text) = run(&a, &b);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("differ in: servers"), "{text}");
 }

@@ -134,8 +134,11 @@ fn non_cisco_clients_get_no_option_150() {
     });
 }
 
+/// Each way of choosing a site (Kea's subnet id, the relay, the client's prefix) gives that
+/// site's list, on every Kea series: on 3.0 the subnet arrives as a `ConstSubnet4Ptr`, and a
+/// shim reading it as 2.x's `Subnet4Ptr` sent the global list instead.
 #[test]
-fn two_relays_get_their_own_site_lists() {
+fn sites_by_subnet_id_relay_and_prefix_get_their_own_lists() {
     both_modes(|mt| {
         let topo = Topology::new(3).unwrap();
         let params = json!({
@@ -144,7 +147,8 @@ fn two_relays_get_their_own_site_lists() {
                 {"name": "branch-1", "relays": ["10.211.1.1"], "servers": ["10.211.1.5", "192.0.2.1"]},
                 {"name": "branch-2", "relays": ["10.211.2.0/24"], "servers": ["10.211.2.5"],
                  "families": {"88xx": ["10.211.2.88"]}},
-                {"name": "by-subnet", "subnet-ids": [relay_subnet_id(3)], "servers": ["10.211.3.5"]}
+                {"name": "by-subnet", "subnet-ids": [relay_subnet_id(3)], "servers": ["10.211.3.5"]},
+                {"name": "by-prefix", "prefixes": ["10.201.2.0/24"], "servers": ["10.201.2.5"]}
             ]
         });
         let kea = start(&topo, mt, params, |c| c);
@@ -155,9 +159,12 @@ fn two_relays_get_their_own_site_lists() {
         // Within a site, a family list beats the site's list.
         let d2b = relay_dora(&topo, &kea, 2, &Phone::cisco(mac(3), VC_8841));
         assert_150(&d2b, &[10, 211, 2, 88]);
-        // Matched by Kea's subnet id (noted in subnet4_select).
+        // Matched by Kea's subnet id (subnet4_select's on 2.2, pkt4_send's own from 2.6).
         let d3 = relay_dora(&topo, &kea, 3, &Phone::cisco(mac(4), VC_7941));
         assert_150(&d3, &[10, 211, 3, 5]);
+        // Matched by the address being offered (10.201.2.x on link 2).
+        let dp = broadcast_dora(&topo, &kea, 2, &Phone::cisco(mac(6), VC_7941));
+        assert_150(&dp, &[10, 201, 2, 5]);
         // A broadcast phone on link 1 matches no site: the global list.
         let d0 = broadcast_dora(&topo, &kea, 1, &Phone::cisco(mac(5), VC_7941));
         assert_150(&d0, &[192, 0, 2, 1]);

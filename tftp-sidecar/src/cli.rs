@@ -139,7 +139,8 @@ pub struct Cli {
 
     /// Kea's control socket (unix). When set, Kea's statistics (the cisco-tftp hook's
     /// counters and DHCPv4 packet counters) are polled and exported as `tftp_kea_*` metrics.
-    /// The `[kea]` table of the config file has `control-socket` and `poll-interval`.
+    /// The `[kea]` table of the config file has `control-socket` or (Kea 3.0) `http-url`,
+    /// `http-user`, `http-password-file`, and `poll-interval`, `server`; `[[kea]]` for several.
     #[arg(long, env = "TFTP_SIDECAR_KEA_CONTROL_SOCKET", value_name = "PATH")]
     pub kea_control_socket: Option<PathBuf>,
 

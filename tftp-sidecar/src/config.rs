@@ -26,8 +26,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub drain_deadline: Duration,
-    /// Kea statistics polling (`[kea]`, `--kea-control-socket`); off when None.
-    pub kea: Option<crate::kea_stats::KeaConfig>,
+    /// Kea statistics sources (`[kea]` or `[[kea]]`, `--kea-control-socket`); off when empty.
+    pub kea: Vec<crate::kea_stats::KeaConfig>,
     /// Runtime worker threads (0: one per CPU).
     pub threads: usize,
 }
@@ -92,9 +92,10 @@ pub struct FileConfig {
     drain_deadline: Option<f64>,
     #[serde(alias = "recv-buffer")]
     recv_buffer: Option<usize>,
-    /// Kea statistics polling (see `kea_stats::KeaConfig`).
+    /// Kea statistics polling: one `[kea]` table or several `[[kea]]` (see
+    /// `kea_stats::KeaConfig`).
     #[serde(default)]
-    kea: Option<crate::kea_stats::KeaConfig>,
+    kea: Option<crate::kea_stats::KeaTables>,
     threads: Option<usize>,
     /// Cache and origin settings (see `store::StoreConfig`).
     #[serde(default)]
@@ -284,16 +285,25 @@ pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, ConfigError> {
     };
     let recv_buffer = cli.recv_buffer.or(f.recv_buffer).unwrap_or(d.recv_buffer);
 
-    let mut kea = f.kea;
+    let mut kea = f.kea.map(|t| t.0).unwrap_or_default();
     if let Some(sock) = cli.kea_control_socket.clone() {
-        match &mut kea {
-            Some(k) => k.control_socket = sock,
-            None => kea = Some(crate::kea_stats::KeaConfig::new(sock)),
+        match kea.as_mut_slice() {
+            [] => kea.push(crate::kea_stats::KeaConfig::new(sock)),
+            [k] => {
+                k.control_socket = Some(sock);
+                k.http_url = None;
+                k.http_user = None;
+                k.http_password_file = None;
+            }
+            _ => {
+                return Err(key_err(
+                    "kea",
+                    "--kea-control-socket cannot choose among several [[kea]] sources",
+                ))
+            }
         }
     }
-    if let Some(k) = &kea {
-        k.interval().map_err(|e| key_err("kea", e))?;
-    }
+    crate::kea_stats::validate_all(&kea).map_err(|e| key_err("kea", e))?;
 
     Ok(Settings {
         server: ServerConfig {

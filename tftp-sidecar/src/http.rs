@@ -67,12 +67,19 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// 200 once TFTP is served, 503 before and while draining. Kea's statistics sources are
+/// reported on lines of their own but do not change the status: TFTP works without them.
 async fn readyz(State(s): State<AppState>) -> Response {
-    if *s.ready.borrow() {
-        (StatusCode::OK, "ready\n").into_response()
+    let (status, mut body) = if *s.ready.borrow() {
+        (StatusCode::OK, String::from("ready\n"))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, String::from("not ready\n"))
+    };
+    for k in s.metrics.kea_sources() {
+        body.push_str(&k.status_line());
+        body.push('\n');
     }
+    (status, body).into_response()
 }
 
 async fn phones(State(s): State<AppState>) -> Json<serde_json::Value> {

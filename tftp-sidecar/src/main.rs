@@ -104,9 +104,10 @@ enum Fatal {
 async fn run(settings: Settings) -> Result<(), Fatal> {
     let stop = shutdown::signal();
     let metrics = Arc::new(Metrics::new());
-    if let Some(k) = &settings.kea {
-        tftp_sidecar::kea_stats::start(k, metrics.registry())
+    if !settings.kea.is_empty() {
+        let sources = tftp_sidecar::kea_stats::start_all(&settings.kea, metrics.registry())
             .map_err(|e| Fatal::Config(format!("config key `kea`: {e}")))?;
+        metrics.set_kea_sources(sources);
     }
     let store = settings
         .store

@@ -168,6 +168,8 @@ pub struct Metrics {
     origin_requests: IntCounterVec,
     origin_duration: Histogram,
     phones: PhoneTable,
+    /// Kea statistics sources, for `/readyz` (set once at start-up).
+    kea: std::sync::OnceLock<Vec<std::sync::Arc<crate::kea_stats::KeaStats>>>,
 }
 
 impl Default for Metrics {
@@ -360,7 +362,19 @@ impl Metrics {
             phones: PhoneTable::new(phone_capacity)
                 .with_gauge(tracked)
                 .with_unfinished_gauge(unfinished),
+            kea: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records the Kea statistics sources (their metrics are on this registry already), so
+    /// `/readyz` can report them. Only the first call counts.
+    pub fn set_kea_sources(&self, sources: Vec<std::sync::Arc<crate::kea_stats::KeaStats>>) {
+        let _ = self.kea.set(sources);
+    }
+
+    /// The Kea statistics sources (empty without `[kea]`).
+    pub fn kea_sources(&self) -> &[std::sync::Arc<crate::kea_stats::KeaStats>] {
+        self.kea.get().map_or(&[], Vec::as_slice)
     }
 
     pub fn registry(&self) -> &Registry {

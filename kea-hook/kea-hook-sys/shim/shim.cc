@@ -19,6 +19,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 using namespace isc;
 using namespace isc::hooks;
@@ -39,8 +41,23 @@ const log::MessageInitializer message_initializer(message_table);
 
 log::Logger cisco_tftp_logger("cisco-tftp");
 
+// What differs between Kea release series, decided at compile time from the headers' own
+// KEA_HOOKS_VERSION (a const int, so no #if): the rest of the shim is the same for every series.
+//
+// The "subnet4" callout argument is a Subnet4Ptr in Kea 2.x and a ConstSubnet4Ptr from 3.0.
+// getArgument() is an exact-type any_cast: the wrong type throws.
+using Subnet4Argument = std::conditional_t<(KEA_HOOKS_VERSION >= 30000), dhcp::ConstSubnet4Ptr,
+                                           dhcp::Subnet4Ptr>;
+// From Kea 2.6 pkt4_send carries the "subnet4" argument (the subnet the lease came from);
+// before, the hook notes subnet4_select's choice in the per-request context.
+constexpr bool PKT4_SEND_HAS_SUBNET = KEA_HOOKS_VERSION >= 20600;
+
 // The per-request context key shared by subnet4_select and pkt4_send.
 const std::string SUBNET_CONTEXT = "cisco-tftp-subnet-id";
+// Stored by subnet4_select until it has read the subnet: if reading fails, pkt4_send sees this
+// and leaves the response alone (a phone must never get another site's list). Kea's subnet ids
+// stop at 4294967294.
+const uint32_t SUBNET_UNREADABLE = 0xFFFFFFFFu;
 
 void log_exception(const char* where, const char* what) {
     try {
@@ -92,6 +109,8 @@ void ck_string_free(ck_string* s) {
 }
 
 int ck_hooks_version(void) { return KEA_HOOKS_VERSION; }
+
+int ck_pkt4_send_has_subnet(void) { return PKT4_SEND_HAS_SUBNET ? 1 : 0; }
 
 int ck_process_name(ck_string* out) {
     return guarded("ck_process_name",
@@ -157,29 +176,29 @@ int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out
         }
 
         if (want & CK_VIEW_SUBNET_ID) {
-            try {
-                uint32_t id = 0;
-                handle.getContext(SUBNET_CONTEXT, id);
-                if (id != 0) {
-                    out->subnet_id = id;
-                    out->has_subnet_id = 1;
+            // An exception here fails the whole view: the caller leaves the response alone.
+            uint32_t id = 0;
+            if (PKT4_SEND_HAS_SUBNET) {
+                Subnet4Argument subnet;
+                handle.getArgument("subnet4", subnet);
+                id = subnet ? static_cast<uint32_t>(subnet->getID()) : 0;
+            } else {
+                try {
+                    handle.getContext(SUBNET_CONTEXT, id);
+                } catch (const NoSuchCalloutContext&) {
+                    // subnet4_select did not run for this packet (no subnet): not an error.
                 }
-            } catch (const NoSuchCalloutContext&) {
-                // subnet4_select did not run for this packet (no subnet): not an error.
+                if (id == SUBNET_UNREADABLE) {
+                    log_exception("ck_pkt4_send_view_get",
+                                  "subnet4_select could not read the subnet");
+                    return CK_ERROR;
+                }
+            }
+            if (id != 0) {
+                out->subnet_id = id;
+                out->has_subnet_id = 1;
             }
         }
-        return CK_OK;
-    });
-}
-
-int ck_pkt4_replace_option(ck_pkt4* pkt, uint16_t code, const uint8_t* data, size_t len) {
-    return guarded("ck_pkt4_replace_option", [&] {
-        dhcp::Pkt4* response = reinterpret_cast<dhcp::Pkt4*>(pkt);
-        // Options are a multimap: delete every copy so exactly one goes out.
-        while (response->delOption(code)) {
-        }
-        dhcp::OptionBuffer buf(data, data + len);
-        response->addOption(dhcp::OptionPtr(new dhcp::Option(dhcp::Option::V4, code, buf)));
         return CK_OK;
     });
 }
@@ -187,7 +206,9 @@ int ck_pkt4_replace_option(ck_pkt4* pkt, uint16_t code, const uint8_t* data, siz
 int ck_subnet4_select_remember(ck_callout_handle* h) {
     return guarded("ck_subnet4_select_remember", [&] {
         CalloutHandle& handle = callout(h);
-        dhcp::Subnet4Ptr subnet;
+        // Set first: if reading the argument throws, pkt4_send knows the subnet is unknown.
+        handle.setContext(SUBNET_CONTEXT, SUBNET_UNREADABLE);
+        Subnet4Argument subnet;
         handle.getArgument("subnet4", subnet);
         // Always set, so pkt4_send normally finds the key without an exception.
         uint32_t id = subnet ? static_cast<uint32_t>(subnet->getID()) : 0;
@@ -240,16 +261,47 @@ ck_option* ck_option_new(uint16_t code, const uint8_t* data, size_t len) {
 
 void ck_option_free(ck_option* option) { delete option; }
 
-int ck_pkt4_replace_option_shared(ck_pkt4* pkt, const ck_option* option) {
-    return guarded("ck_pkt4_replace_option_shared", [&] {
-        dhcp::Pkt4* response = reinterpret_cast<dhcp::Pkt4*>(pkt);
-        uint16_t code = option->option->getType();
-        // Options are a multimap: delete every copy so exactly one goes out.
-        while (response->delOption(code)) {
+int ck_pkt4_replace_options_shared(ck_pkt4* pkt, const ck_option* const* options, size_t n) {
+    dhcp::Pkt4* response = reinterpret_cast<dhcp::Pkt4*>(pkt);
+    dhcp::OptionCollection& all = response->options_;
+    // All or nothing: first insert ours (the only step that can throw: allocation), then erase
+    // every other copy of their codes (erase cannot throw). If an insert fails, the ones made
+    // are taken out again and the response is exactly as Kea built it.
+    dhcp::OptionCollection::iterator added[CK_MAX_SHARED_OPTIONS];
+    size_t inserted = 0;
+    if (n > CK_MAX_SHARED_OPTIONS) {
+        log_exception("ck_pkt4_replace_options_shared", "too many options");
+        return CK_ERROR;
+    }
+    try {
+        for (; inserted < n; ++inserted) {
+            const dhcp::OptionPtr& opt = options[inserted]->option;
+            added[inserted] = all.insert(std::make_pair(opt->getType(), opt));
         }
-        response->addOption(option->option);
-        return CK_OK;
-    });
+    } catch (const std::exception& ex) {
+        for (size_t i = 0; i < inserted; ++i) {
+            all.erase(added[i]);
+        }
+        log_exception("ck_pkt4_replace_options_shared", ex.what());
+        return CK_ERROR;
+    } catch (...) {
+        for (size_t i = 0; i < inserted; ++i) {
+            all.erase(added[i]);
+        }
+        log_exception("ck_pkt4_replace_options_shared", "unknown exception");
+        return CK_ERROR;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        auto range = all.equal_range(options[i]->option->getType());
+        for (auto it = range.first; it != range.second;) {
+            bool ours = false;
+            for (size_t j = 0; j < n; ++j) {
+                ours = ours || it == added[j];
+            }
+            it = ours ? std::next(it) : all.erase(it);
+        }
+    }
+    return CK_OK;
 }
 
 int ck_stat_add_named(const char* name, int64_t value) {

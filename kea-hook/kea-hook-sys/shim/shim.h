@@ -30,6 +30,10 @@ void ck_string_free(ck_string* s);
 /* KEA_HOOKS_VERSION of the headers the shim was compiled against. */
 int ck_hooks_version(void);
 
+/* 1 when pkt4_send carries the selected subnet (Kea 2.6 on): subnet4_select is then not needed
+ * to match sites on subnet ids. 0 on Kea 2.2, where ck_subnet4_select_remember notes it. */
+int ck_pkt4_send_has_subnet(void);
+
 /* Name of the process loading the hook ("kea-dhcp4", ...); CK_ERROR if unknown. */
 int ck_process_name(ck_string* out);
 
@@ -52,7 +56,7 @@ enum { CK_NEXT_STEP_CONTINUE = 0, CK_NEXT_STEP_SKIP = 1, CK_NEXT_STEP_DROP = 2, 
  * for the rest of the callout (Kea holds the packets in the handle's arguments). */
 typedef struct {
     int next_step;               /* the handle's status on entry */
-    ck_pkt4* response;           /* for ck_pkt4_replace_option; NULL if absent */
+    ck_pkt4* response;           /* for ck_pkt4_replace_options_shared; NULL if absent */
     uint8_t response_type;       /* DHCP message type of the response (2 OFFER, 5 ACK, 6 NAK) */
     const uint8_t* vendor_class; /* query's option 60 bytes; NULL if absent */
     size_t vendor_class_len;
@@ -61,7 +65,7 @@ typedef struct {
     uint32_t ciaddr;
     uint8_t hwaddr[20];          /* with CK_VIEW_HWADDR */
     uint8_t hwaddr_len;
-    uint8_t has_subnet_id;       /* set with CK_VIEW_SUBNET_ID when subnet4_select recorded one */
+    uint8_t has_subnet_id;       /* set with CK_VIEW_SUBNET_ID when the response has a subnet */
     uint32_t subnet_id;
 } ck_pkt4_send_view;
 
@@ -69,16 +73,15 @@ typedef struct {
 enum { CK_VIEW_SUBNET_ID = 1, CK_VIEW_HWADDR = 2 };
 int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out);
 
-/* Removes every instance of option `code` from `pkt`, then adds one with `data`. */
-int ck_pkt4_replace_option(ck_pkt4* pkt, uint16_t code, const uint8_t* data, size_t len);
-
 /* An option built once at load and shared by every response it goes into, as Kea shares the
  * options of its own option-data (read-only once built; pack() only reads it). */
 typedef struct ck_option ck_option;
 ck_option* ck_option_new(uint16_t code, const uint8_t* data, size_t len); /* NULL on failure */
 void ck_option_free(ck_option* option);
-/* Removes every instance of the option's code from `pkt`, then adds the shared option. */
-int ck_pkt4_replace_option_shared(ck_pkt4* pkt, const ck_option* option);
+/* Puts the `n` shared options into `pkt`, each replacing every option of its code there.
+ * All or nothing: on CK_ERROR the packet is exactly as it was. */
+enum { CK_MAX_SHARED_OPTIONS = 4 };
+int ck_pkt4_replace_options_shared(ck_pkt4* pkt, const ck_option* const* options, size_t n);
 
 /* subnet4_select: remember the selected subnet's id in the per-request context. */
 int ck_subnet4_select_remember(ck_callout_handle* h);
