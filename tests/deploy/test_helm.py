@@ -989,6 +989,15 @@ def test_kea_version_follows_through(ci, version, tmp_path):
     assert r.returncode == 0 and "ERROR" not in r.stdout + r.stderr, r.stdout + r.stderr
 
 
+def test_kea_versions_are_the_projects_series():
+    """The chart's kea.version enum is scripts/kea-series.sh's table (adding a series there
+    and not here fails)."""
+    out = subprocess.run(["bash", "-c", ". scripts/kea-series.sh; kea_all_series"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.split()
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["properties"]["kea"]["properties"]["version"]["enum"] == out == KEA_VERSIONS
+
+
 def test_kea_version_schema():
     with helm.Chart.load(CHART) as c:
         for version in KEA_VERSIONS:
