@@ -4,9 +4,18 @@
 Reads the subset of cargo-deb's keys this project uses (name, maintainer, copyright, section,
 priority, depends with `$auto`, extended-description, assets, conf-files, maintainer-scripts)
 and refuses any other key, so a key cargo-deb would honour is never silently ignored here.
-Asset sources under `target/release/` come from Cargo's target directory; other sources are
-relative to the crate. `$auto` becomes the packages owning the shared libraries the ELF files
-link (readelf NEEDED -> ldd -> dpkg -S), at least at their installed upstream version.
+Asset sources under `target/release/` come from Cargo's target directory (or --target-dir);
+other sources are relative to the crate. `$auto` becomes the packages owning the shared
+libraries the ELF files link (readelf NEEDED -> ldd -> dpkg -S), at least at their installed
+upstream version, all looked up in --root (a Kea release series' Debian root, default `/`).
+
+A crate whose `depends` names `kea-dhcp4-server` is a Kea hook: a hook binary is bound to the
+exact Kea release it was built against (Kea loads it only if its version() equals Kea's own
+KEA_HOOKS_VERSION, and Kea's library sonames change with every release). Such a package needs
+--kea-series SERIES (e.g. 2.6): it is named `<name>-<SERIES>` (Provides, Conflicts and
+Replaces `<name>`: one of them at a time), its version says the Kea release
+(`0.1.0-1+kea2.6.3`), and its `kea-dhcp4-server` entries become that release, the one
+installed in --root: `kea-dhcp4-server (>= 2.6.3), kea-dhcp4-server (<< 2.6.4~)`.
 """
 
 import argparse
@@ -17,16 +26,27 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 KNOWN_KEYS = {
     "name", "maintainer", "copyright", "section", "priority", "depends",
     "extended-description", "assets", "conf-files", "maintainer-scripts",
+    "provides", "conflicts", "replaces",
 }
+KEA_SERVER = "kea-dhcp4-server"
 
 
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+
+
+ROOT = "/"
+
+
+def in_root(cmd):
+    """cmd as run in ROOT (chroot there unless it is `/`)."""
+    return cmd if ROOT == "/" else ["chroot", ROOT, *cmd]
 
 
 def die(msg):
@@ -40,9 +60,19 @@ def is_elf(path):
 
 
 def resolved_libs(path):
-    """soname -> path as the dynamic loader resolves it for this file (ldd)."""
+    """soname -> path as the dynamic loader of ROOT resolves it for this file (ldd)."""
     libs = {}
-    for line in run(["ldd", path]).splitlines():
+    if ROOT == "/":
+        out = run(["ldd", path])
+    else:
+        tmp = tempfile.mkdtemp(prefix="debbuild-", dir=os.path.join(ROOT, "tmp"))
+        try:
+            shutil.copyfile(path, os.path.join(tmp, "elf"))
+            os.chmod(os.path.join(tmp, "elf"), 0o755)
+            out = run(in_root(["ldd", os.path.join("/", os.path.relpath(tmp, ROOT), "elf")]))
+        finally:
+            shutil.rmtree(tmp)
+    for line in out.splitlines():
         m = re.match(r"\s*(\S+) => (/\S+)", line)
         if m:
             libs[m.group(1)] = m.group(2)
@@ -61,10 +91,35 @@ def owner_of(path):
         else:
             cands.append("/usr" + p)
     for c in cands:
-        r = subprocess.run(["dpkg-query", "-S", c], capture_output=True, text=True)
+        r = subprocess.run(in_root(["dpkg-query", "-S", c]), capture_output=True, text=True)
         if r.returncode == 0:
-            return r.stdout.split(":")[0].strip()
+            for line in r.stdout.splitlines():
+                # "pkg[:arch][, pkg2]: path"; skip "diversion by PKG from/to: path".
+                if not line.startswith("diversion "):
+                    return line.split(":")[0].split(",")[0].strip()
     return None
+
+
+def installed_upstream(pkg):
+    """The upstream part of pkg's version installed in ROOT (no epoch, no Debian revision)."""
+    r = subprocess.run(in_root(["dpkg-query", "-W", "-f=${Status} ${Version}", pkg]),
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not r.stdout.startswith("install ok installed "):
+        die(f"{pkg} is not installed in {ROOT}")
+    ver = r.stdout.split()[-1]
+    ver = ver.split(":", 1)[-1]
+    return re.sub(r"-[^-]*$", "", ver) if "-" in ver else ver
+
+
+def kea_release(series):
+    """The Kea release installed in ROOT (e.g. 2.6.3), which must be of the given series."""
+    upstream = installed_upstream(KEA_SERVER)
+    m = re.match(r"(\d+)\.(\d+)\.(\d+)", upstream)
+    if not m:
+        die(f"cannot read a Kea release from {KEA_SERVER} {upstream} in {ROOT}")
+    if f"{m.group(1)}.{m.group(2)}" != series:
+        die(f"{ROOT} has Kea {upstream}, not of the {series} series")
+    return m.group(0), f"{m.group(1)}.{m.group(2)}.{int(m.group(3)) + 1}"
 
 
 def auto_depends(elf_files, self_name):
@@ -81,13 +136,11 @@ def auto_depends(elf_files, self_name):
                 die(f"{f}: no package owns {path}")
             if pkg == self_name:
                 continue
-            ver = run(["dpkg-query", "-W", "-f=${Version}", pkg]).strip()
-            upstream = re.sub(r"-[^-]*$", "", ver) if "-" in ver else ver
-            deps[pkg] = upstream
+            deps[pkg] = installed_upstream(pkg)
     return [f"{p} (>= {v})" for p, v in sorted(deps.items())]
 
 
-def build(pkg, target_dir, out, arch):
+def build(pkg, target_dir, out, arch, kea_series=None):
     meta = (pkg.get("metadata") or {}).get("deb")
     if not meta:
         die(f"{pkg['name']}: no [package.metadata.deb]")
@@ -95,8 +148,31 @@ def build(pkg, target_dir, out, arch):
     if unknown:
         die(f"{pkg['name']}: [package.metadata.deb] keys not supported here: {sorted(unknown)}")
     crate_dir = os.path.dirname(pkg["manifest_path"])
-    name = meta.get("name", pkg["name"])
+    base = meta.get("name", pkg["name"])
+    name = base
     version = pkg["version"] + "-1"
+    listed = [d.strip() for d in meta.get("depends", "").split(",") if d.strip()]
+    relations = {k: [d.strip() for d in meta.get(k, "").split(",") if d.strip()]
+                 for k in ("provides", "conflicts", "replaces")}
+    is_hook = any(re.match(re.escape(KEA_SERVER) + r"(\s|\(|$)", d) for d in listed)
+    if is_hook:
+        if not kea_series:
+            die(f"{base} depends on {KEA_SERVER}: say which Kea series it is for (--kea-series)")
+        release, following = kea_release(kea_series)
+        name = f"{base}-{kea_series}"
+        version += f"+kea{release}"
+        kea_deps = [f"{KEA_SERVER} (>= {release})", f"{KEA_SERVER} (<< {following}~)"]
+        depends_in = []
+        for d in listed:
+            if re.match(re.escape(KEA_SERVER) + r"(\s|\(|$)", d):
+                depends_in += [k for k in kea_deps if k not in depends_in]
+            else:
+                depends_in.append(d)
+        listed = depends_in
+        for k in ("provides", "conflicts", "replaces"):
+            relations[k].append(base)
+    elif kea_series:
+        die(f"{base} is not a Kea hook package (no {KEA_SERVER} in depends): no --kea-series")
     targets = {t["name"].replace("-", "_") for t in pkg["targets"]}
     targets |= {t["name"] for t in pkg["targets"]}
 
@@ -105,8 +181,10 @@ def build(pkg, target_dir, out, arch):
     os.makedirs(os.path.join(stage, "DEBIAN"))
     elf = []
     for src, dest, mode in meta["assets"]:
+        # The documentation directory is named after the package.
+        dest = re.sub(r"^/?usr/share/doc/" + re.escape(base) + "/", f"usr/share/doc/{name}/", dest)
         if src.startswith("target/release/"):
-            path = os.path.join(target_dir, "release", src[len("target/release/"):])
+            path = os.path.join(target_dir, src[len("target/release/"):])
             stem = os.path.basename(src)
             stem = re.sub(r"^lib(.*)\.so$", r"\1", stem)
             if not os.path.exists(path) and stem not in targets:
@@ -135,7 +213,7 @@ def build(pkg, target_dir, out, arch):
     os.chmod(os.path.join(doc, "copyright"), 0o644)
 
     depends = []
-    for d in [d.strip() for d in meta.get("depends", "").split(",") if d.strip()]:
+    for d in listed:
         depends += auto_depends(elf, name) if d == "$auto" else [d]
     size_kb = 0
     md5 = []
@@ -154,6 +232,8 @@ def build(pkg, target_dir, out, arch):
     control = (f"Package: {name}\nVersion: {version}\nArchitecture: {arch}\n"
                f"Maintainer: {meta['maintainer']}\nInstalled-Size: {size_kb}\n"
                + (f"Depends: {', '.join(depends)}\n" if depends else "")
+               + "".join(f"{k.capitalize()}: {', '.join(v)}\n"
+                         for k, v in relations.items() if v)
                + f"Section: {meta.get('section', 'misc')}\n"
                f"Priority: {meta.get('priority', 'optional')}\n"
                + (f"Homepage: {pkg['homepage']}\n" if pkg.get("homepage") else "")
@@ -184,8 +264,15 @@ def build(pkg, target_dir, out, arch):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="target/debian")
+    ap.add_argument("--target-dir", help="where the built binaries are (default: Cargo's "
+                    "target directory's release/)")
+    ap.add_argument("--kea-series", help="the Kea release series a hook package is for (2.6)")
+    ap.add_argument("--root", default="/", help="the root whose packages $auto and the Kea "
+                    "release are read from (the series' Debian root; default /)")
     ap.add_argument("crates", nargs="+")
     a = ap.parse_args()
+    global ROOT
+    ROOT = os.path.abspath(a.root)
     md = json.loads(run(["cargo", "metadata", "--no-deps", "--format-version", "1"]))
     pkgs = {p["name"]: p for p in md["packages"]}
     arch = run(["dpkg", "--print-architecture"]).strip()
@@ -193,7 +280,8 @@ def main():
     for c in a.crates:
         if c not in pkgs:
             die(f"no crate {c} in the workspace")
-        print(os.path.abspath(build(pkgs[c], md["target_directory"], a.out, arch)))
+        target_dir = a.target_dir or os.path.join(md["target_directory"], "release")
+        print(os.path.abspath(build(pkgs[c], target_dir, a.out, arch, a.kea_series)))
 
 
 if __name__ == "__main__":

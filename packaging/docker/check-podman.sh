@@ -4,7 +4,10 @@
 # access to Debian's archive and a few minutes the first time.
 #
 #   apt-get install podman runc debootstrap
-#   packaging/build-debs.sh && packaging/docker/check-podman.sh
+#   KEA_SERIES=3.0 packaging/build-debs.sh && packaging/docker/check-podman.sh 3.0
+#
+# The argument is the Kea release series (default 3.0): the Kea image is built on the Debian
+# release that ships it (2.2 bookworm, 2.6 trixie, 3.0 sid) with that series' hook package.
 #
 # What it shows:
 #   - both Dockerfiles build (the sidecar's distroless stage on the Debian base instead);
@@ -19,19 +22,32 @@ P=(podman --runtime /usr/sbin/runc --cgroup-manager cgroupfs)
 # Podman's defaults are above some machines' hard limits.
 RUN=("${P[@]}" run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
      --read-only --sysctl net.ipv4.ip_unprivileged_port_start=1024)
+SERIES=${1:-3.0}
+case "$SERIES" in
+    2.2) SUITE=bookworm ;;
+    2.6) SUITE=trixie ;;
+    3.0) SUITE=sid ;;
+    *) echo "check-podman.sh: unknown Kea series $SERIES (2.2, 2.6, 3.0)" >&2; exit 2 ;;
+esac
 BASE=localhost/debian:bookworm-slim
+KEA_BASE=localhost/debian:$SUITE-slim
+KEA_IMAGE=localhost/cisco-tftp/kea-dhcp4:0.1.0-kea$SERIES
 work=$(mktemp -d /var/tmp/cisco-tftp-podman.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-if ! "${P[@]}" image exists "$BASE"; then
-    mirror=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
-    debootstrap --variant=minbase bookworm "$work/rootfs" ${mirror:+"$mirror"} >/dev/null
-    tar -C "$work/rootfs" -c . | "${P[@]}" import - "$BASE" >/dev/null
-    rm -rf "$work/rootfs"
-fi
+for suite in bookworm "$SUITE"; do
+    if ! "${P[@]}" image exists "localhost/debian:$suite-slim"; then
+        mirror=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
+        debootstrap --variant=minbase "$suite" "$work/rootfs" ${mirror:+"$mirror"} >/dev/null
+        # A frozen mirror snapshot of sid can be past its Release file's Valid-Until date.
+        echo 'Acquire::Check-Valid-Until "false";' >"$work/rootfs/etc/apt/apt.conf.d/99no-check-valid-until"
+        tar -C "$work/rootfs" -c . | "${P[@]}" import - "localhost/debian:$suite-slim" >/dev/null
+        rm -rf "$work/rootfs"
+    fi
+done
 
 build() { "${P[@]}" build -q --network host --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$@" target/debian; }
-build --build-arg BASE=$BASE -f packaging/docker/kea-dhcp4.Dockerfile -t localhost/cisco-tftp/kea-dhcp4:0.1.0
+build --build-arg BASE=$KEA_BASE --build-arg KEA_SERIES=$SERIES -f packaging/docker/kea-dhcp4.Dockerfile -t $KEA_IMAGE
 build --build-arg BUILD_BASE=$BASE --build-arg RUNTIME=$BASE -f packaging/docker/tftp-sidecar.Dockerfile \
     -t localhost/cisco-tftp/tftp-sidecar:0.1.0
 
@@ -44,7 +60,7 @@ cat > "$work/kea.conf" <<'JSON'
  "loggers": [{"name": "kea-dhcp4", "severity": "INFO", "output_options": [{"output": "stdout"}]}]}}
 JSON
 chmod 644 "$work/kea.conf"
-KEA=("${RUN[@]}" -v "$work/kea.conf:/etc/kea/kea-dhcp4.conf:ro" --tmpfs /tmp --tmpfs /run/kea --tmpfs /var/lib/kea)
+KEA=("${RUN[@]}" -v "$work/kea.conf:/etc/kea/kea-dhcp4.conf:ro" --tmpfs /tmp --tmpfs /run/kea:mode=0750,uid=65532,gid=65532 --tmpfs /var/lib/kea:mode=0750,uid=65532,gid=65532)
 # Kubernetes-like: uid 65532, the capability in the bounding set, none ambient.
 K8S=(--user 0 --cap-drop ALL --cap-add NET_BIND_SERVICE,NET_RAW,SETUID,SETGID --entrypoint /usr/bin/setpriv)
 DROP=(--reuid 65532 --regid 65532 --clear-groups --bounding-set -all,+net_bind_service,+net_raw --inh-caps -all --)
@@ -53,14 +69,14 @@ fail=0
 check() { if grep -q -- "$2" <<<"$3"; then echo "ok: $1"; else echo "FAILED: $1"; echo "$3" | tail -5; fail=1; fi; }
 
 out=$("${KEA[@]}" --cap-drop ALL --security-opt no-new-privileges --entrypoint /usr/bin/timeout \
-      localhost/cisco-tftp/kea-dhcp4:0.1.0 3 kea-dhcp4 -c /etc/kea/kea-dhcp4.conf -p 6067 2>&1 || true)
+      $KEA_IMAGE 3 kea-dhcp4 -c /etc/kea/kea-dhcp4.conf -p 6067 2>&1 || true)
 check "kea relay mode (no capabilities, no_new_privs): hook loaded, started" "DHCP4_STARTED" "$out"
 check "kea relay mode: cisco-tftp loaded" "cisco-tftp: loaded" "$out"
-out=$("${KEA[@]}" "${K8S[@]}" localhost/cisco-tftp/kea-dhcp4:0.1.0 "${DROP[@]}" \
+out=$("${KEA[@]}" "${K8S[@]}" $KEA_IMAGE "${DROP[@]}" \
       timeout 3 kea-dhcp4-caps -c /etc/kea/kea-dhcp4.conf 2>&1 || true)
 check "kea-dhcp4-caps on port 67 as uid 65532" "DHCP4_STARTED" "$out"
 if grep -q "OPEN_SOCKET_FAIL\|Permission denied" <<<"$out"; then echo "FAILED: kea-dhcp4-caps could not open port 67"; fail=1; fi
-out=$("${KEA[@]}" "${K8S[@]}" localhost/cisco-tftp/kea-dhcp4:0.1.0 "${DROP[@]}" \
+out=$("${KEA[@]}" "${K8S[@]}" $KEA_IMAGE "${DROP[@]}" \
       timeout 3 kea-dhcp4 -c /etc/kea/kea-dhcp4.conf 2>&1 || true)
 check "plain kea-dhcp4 cannot open port 67 without file capabilities" "OPEN_SOCKET_FAIL\|ermission denied" "$out"
 

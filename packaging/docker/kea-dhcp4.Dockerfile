@@ -1,7 +1,15 @@
-# Kea DHCPv4 (Debian 12's kea-dhcp4-server 2.2) with the cisco-tftp hook, from the hook's .deb.
+# Kea DHCPv4 of one Kea release series with the cisco-tftp hook, from that series' hook .deb.
+# A hook binary loads only into the Kea release it was built for, so there is one image per
+# series, on the Debian release that ships it (the Helm chart's kea.version picks the tag):
 #
-#   packaging/build-debs.sh                                     # -> target/debian/*.deb
-#   docker build -f packaging/docker/kea-dhcp4.Dockerfile -t cisco-tftp/kea-dhcp4:0.1.0 target/debian
+#   | KEA_SERIES | BASE                 | tag                 |
+#   | 2.2        | debian:bookworm-slim | 0.1.0-kea2.2        |
+#   | 2.6        | debian:trixie-slim   | 0.1.0-kea2.6        |
+#   | 3.0        | debian:sid-slim      | 0.1.0-kea3.0        |
+#
+#   KEA_SERIES=3.0 packaging/build-debs.sh                     # -> target/debian/cisco-tftp-kea-hook-3.0_*.deb
+#   docker build -f packaging/docker/kea-dhcp4.Dockerfile --build-arg KEA_SERIES=3.0 \
+#       --build-arg BASE=debian:sid-slim -t cisco-tftp/kea-dhcp4:0.1.0-kea3.0 target/debian
 #
 # Runs as uid/gid 65532 (the Helm chart's runAsUser). Two entry points:
 #   kea-dhcp4       no file capabilities: relayed unicast on an unprivileged port
@@ -13,12 +21,15 @@
 #                   allowPrivilegeEscalation true): the kernel refuses to exec a binary with
 #                   file capabilities it cannot grant ("operation not permitted"), which is
 #                   why the plain binary has none.
-# Writable paths: /var/lib/kea (leases), /run/kea (control socket), /tmp (pid and lock files).
-ARG BASE=debian:bookworm-slim
+# Writable paths: /var/lib/kea (leases), /run/kea (control socket; Kea 2.6.3+ and 3.0 accept it
+# only there, in a directory no more open than 0750), /tmp (pid and lock files).
+ARG BASE=debian:sid-slim
 FROM ${BASE}
 
-ARG HOOK_DEB=cisco-tftp-kea-hook_0.1.0-1_amd64.deb
-COPY ${HOOK_DEB} /tmp/hook.deb
+ARG KEA_SERIES=3.0
+# The package's Depends pins the Kea release it was built against: apt refuses a base whose
+# kea-dhcp4-server is another one.
+COPY cisco-tftp-kea-hook-${KEA_SERIES}_*.deb /tmp/hook.deb
 RUN set -eux; \
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
     apt-get update; \

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from test_packages import (HOOK_PATH, HOOK_PKG, SIDECAR_PKG, Kea, build_debs, installed,
+from test_packages import (HOOK_PATH, HOOK_PKG, ROOT_SERIES, SIDECAR_PKG, Kea, build_debs,
+                           build_hook_deb, installed,
                            machine_lock, purge, remove_sidecar_user, run, user_exists)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -186,7 +187,9 @@ def site_vars(machine, **over):
         "cisco_tftp_kea_hosts": "localhost",
         "cisco_tftp_sidecar_hosts": "localhost",
         "cisco_tftp_kea_hook_install_method": "deb",
-        "cisco_tftp_kea_hook_deb_src": str(machine["debs"][HOOK_PKG]),
+        # the directory packaging/build-debs.sh wrote: the role takes the .deb of this Kea's
+        # series from it
+        "cisco_tftp_kea_hook_deb_src": str(machine["debs"][HOOK_PKG].parent),
         "cisco_tftp_kea_hook_parameters": HOOK_PARAMS,
         "cisco_tftp_sidecar_install_method": "deb",
         "cisco_tftp_sidecar_deb_src": str(machine["debs"][SIDECAR_PKG]),
@@ -382,3 +385,35 @@ def test_role_templates_match_the_packaged_unit_and_init_script():
         want = [line for line in (REPO / "packaging" / packaged).read_text().splitlines()
                 if not line.startswith("# ")]
         assert body == want, tmpl
+
+
+def test_kea_release_without_a_package_is_refused(machine, tmp_path):
+    """A Kea whose series has no hook package (Ubuntu 24.04's 2.4.1, faked by a kea-dhcp4
+    that says so to -v): the play stops naming the version found and those supported, before
+    anything is installed or changed."""
+    fake = tmp_path / "kea-dhcp4"
+    fake.write_text('#!/bin/sh\nif [ "$1" = -v ]; then echo 2.4.1; exit 0; fi\nexec kea-dhcp4 "$@"\n')
+    fake.chmod(0o755)
+    before = sha(KEA_CONF) if KEA_CONF.exists() else None
+    hook_before = installed(HOOK_PKG)
+    r = playbook(machine["tmp"], site_vars(machine, cisco_tftp_kea_hook_kea_binary=str(fake),
+                                           cisco_tftp_sidecar_hosts="no-such-host"))
+    assert r.returncode != 0
+    assert "Kea 2.4.1 is installed" in r.stdout, r.stdout
+    assert "release series 2.2, 2.6, 3.0 only" in r.stdout, r.stdout
+    assert (sha(KEA_CONF) if KEA_CONF.exists() else None) == before
+    assert installed(HOOK_PKG) == hook_before
+
+
+def test_deb_of_another_series_is_refused(machine):
+    """The .deb of another Kea series (given as a file) is refused by name before it is
+    copied: this host's Kea is 2.2."""
+    other = build_hook_deb(ROOT_SERIES[0])
+    before = sha(KEA_CONF) if KEA_CONF.exists() else None
+    r = playbook(machine["tmp"], site_vars(machine, cisco_tftp_kea_hook_deb_src=str(other),
+                                           cisco_tftp_sidecar_hosts="no-such-host"))
+    assert r.returncode != 0
+    assert f"{other.name} is for Kea {ROOT_SERIES[0]}." in r.stdout, r.stdout
+    assert "this host runs Kea 2.2.0" in r.stdout, r.stdout
+    assert not Path("/var/cache", other.name).exists()
+    assert (sha(KEA_CONF) if KEA_CONF.exists() else None) == before

@@ -147,3 +147,104 @@ def test_flavour_names():
     assert names["debian"] == {"package": "kea-dhcp4-server", "services": ["kea-dhcp4-server"]}
     assert names["isc"] == {"package": "isc-kea-dhcp4-server",
                             "services": ["isc-kea-dhcp4", "isc-kea-dhcp4-server"]}
+
+
+# ---- which Kea: version, series, hooks directory, path rules, -T ------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+SUPPORTED = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["cisco_tftp_kea_hook__series"]
+HOOKS = "/usr/lib/x86_64-linux-gnu/kea/hooks"
+
+
+def test_supported_series_are_the_projects():
+    """The role's list of series is scripts/kea-series.sh's table."""
+    import subprocess
+    out = subprocess.run(["bash", "-c", ". scripts/kea-series.sh; kea_all_series"], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert SUPPORTED == out
+
+
+def _series_roots():
+    import subprocess
+    out = subprocess.run(["bash", "-c", '. scripts/kea-series.sh; for s in $(kea_all_series); do '
+                                        'echo "$s $(kea_root "$s")"; done'],
+                         cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return [tuple(line.split()) for line in out.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("series,root", _series_roots())
+def test_info_from_each_series_real_kea(series, root):
+    """What the role reads from `kea-dhcp4 -v` and `-W` of each series' real Kea (the host's,
+    and the Debian roots' made by scripts/kea-root.sh), and whether that Kea really has -T."""
+    import os
+    import subprocess
+    if root != "/" and os.geteuid() != 0:
+        pytest.skip("chroot into the Kea roots needs root")
+    subprocess.run([str(REPO / "scripts" / "kea-root.sh"), series], check=True,
+                   capture_output=True, timeout=1800)
+    pre = [] if root == "/" else ["chroot", root]
+    v = subprocess.run(pre + ["kea-dhcp4", "-v"], capture_output=True, text=True, check=True).stdout
+    w = subprocess.run(pre + ["kea-dhcp4", "-W"], capture_output=True, text=True, check=True).stdout
+    info = kea.cisco_tftp_kea_info(v.splitlines()[0], w, SUPPORTED)
+    assert info["series"] == series and info["supported"]
+    assert info["release"].startswith(series + ".")
+    assert info["hooks_dir"] == HOOKS
+    # 2.2.0 has none of the path rules; Debian's 2.6.3 and 3.0.x have them.
+    assert info["enforces_paths"] == (series != "2.2")
+    # -T exists exactly where the role uses it.
+    t = subprocess.run(pre + ["kea-dhcp4", "-T", "/nonexistent.conf"], capture_output=True, text=True)
+    has_t = "invalid option" not in t.stdout + t.stderr
+    assert info["has_T"] == has_t, t.stdout + t.stderr
+
+
+@pytest.mark.parametrize("version,series,supported,enforces,has_t", [
+    ("2.2.0", "2.2", True, False, False),
+    ("2.4.1", "2.4", False, False, False),   # Ubuntu 24.04's: no package, refused
+    ("2.6.2", "2.6", True, False, True),
+    ("2.6.3", "2.6", True, True, True),
+    ("2.7.8", "2.7", False, False, True),
+    ("2.7.9", "2.7", False, True, True),
+    ("3.0.4", "3.0", True, True, True),
+    ("3.1.0", "3.1", False, True, True),
+])
+def test_info_rules(version, series, supported, enforces, has_t):
+    info = kea.cisco_tftp_kea_info(version, "", SUPPORTED)
+    assert (info["series"], info["supported"], info["enforces_paths"], info["has_T"]) == \
+        (series, supported, enforces, has_t)
+    assert info["hooks_dir"] == ""
+
+
+def test_info_refuses_what_is_not_a_version():
+    with pytest.raises(Exception, match="not a Kea version"):
+        kea.cisco_tftp_kea_info("kea-dhcp4: command not found", "", SUPPORTED)
+
+
+def test_deb_release_from_file_name():
+    assert kea.cisco_tftp_kea_deb_release(
+        "/x/cisco-tftp-kea-hook-2.6_0.1.0-1+kea2.6.3_amd64.deb") == ["2.6", "2.6.3"]
+    assert kea.cisco_tftp_kea_deb_release("cisco-tftp-kea-hook-3.0_0.2.0-1_amd64.deb") == ["3.0", ""]
+    assert kea.cisco_tftp_kea_deb_release("cisco-tftp-kea-hook_0.1.0-1_amd64.deb") == ["", ""]
+
+
+def test_hardening_problems():
+    enforcing = kea.cisco_tftp_kea_info("3.0.4", f"  Hooks directory:   {HOOKS}", SUPPORTED)
+    old = kea.cisco_tftp_kea_info("2.2.0", f"  Hooks directory:   {HOOKS}", SUPPORTED)
+    good = {"Dhcp4": {
+        "control-socket": {"socket-type": "unix", "socket-name": "/run/kea/kea4-ctrl-socket"},
+        "loggers": [{"name": "kea-dhcp4", "output_options": [
+            {"output": "stdout"}, {"output": "syslog:local0"}, {"output": "/var/log/kea/kea-dhcp4.log"}]}],
+        "hooks-libraries": [{"library": "libdhcp_cisco_tftp.so"},
+                            {"library": f"{HOOKS}/libdhcp_lease_cmds.so"}]}}
+    assert kea.cisco_tftp_kea_hardening_problems(good, enforcing) == []
+    relative = {"Dhcp4": {"control-sockets": [{"socket-type": "unix", "socket-name": "k4"}]}}
+    assert kea.cisco_tftp_kea_hardening_problems(relative, enforcing) == []
+    bad = {"Dhcp4": {
+        "control-socket": {"socket-type": "unix", "socket-name": "/tmp/kea4.sock"},
+        "loggers": [{"name": "kea-dhcp4", "output_options": [{"output": "/srv/log/kea.log"}]}],
+        "hooks-libraries": [{"library": "/opt/hooks/libdhcp_cisco_tftp.so"}]}}
+    problems = kea.cisco_tftp_kea_hardening_problems(bad, enforcing)
+    assert len(problems) == 3, problems
+    assert "/tmp/kea4.sock" in problems[0] and "/run/kea" in problems[0] and "3.0.4" in problems[0]
+    assert "/srv/log/kea.log" in problems[1] and "/var/log/kea" in problems[1]
+    assert "/opt/hooks" in problems[2] and HOOKS in problems[2]
+    assert kea.cisco_tftp_kea_hardening_problems(bad, old) == []  # Kea 2.2 has no such rules

@@ -39,6 +39,10 @@ MODES = {"kea-hostnetwork", "kea-relay", "sidecar-service", "sidecar-daemonset"}
 SERVICE_MODES = {"kea-relay", "sidecar-service"}
 HOSTNET_MODES = {"kea-hostnetwork", "sidecar-daemonset"}
 HOOK_SO = "libdhcp_cisco_tftp.so"
+HOOKS_DIR = "/usr/lib/x86_64-linux-gnu/kea/hooks"
+# The Kea release series the chart supports (kea.version) and the host's (Debian 12: 2.2).
+KEA_VERSIONS = ["2.2", "2.6", "3.0"]
+HOST_KEA = "2.2"
 # Kubernetes versions validated against: the chart's floor and the newest bundled schemas.
 KUBE_VERSIONS = ["1.25.0", "1.37.0"]
 # The Prometheus Operator's kinds: kubernetes-validate has no schemas for CRDs, so these are
@@ -120,7 +124,7 @@ def kea_json(docs: list[dict]) -> dict:
 
 
 def our_hook(kea: dict) -> dict:
-    hooks = [h for h in kea["Dhcp4"]["hooks-libraries"] if h["library"].endswith("/" + HOOK_SO)]
+    hooks = [h for h in kea["Dhcp4"]["hooks-libraries"] if Path(h["library"]).name == HOOK_SO]
     assert len(hooks) == 1, kea["Dhcp4"]["hooks-libraries"]
     return hooks[0]
 
@@ -156,10 +160,11 @@ def test_chart_metadata_and_fixed_image_tags(chart):
     meta = chart.metadata
     assert meta["apiVersion"] == "v2" and meta["name"] == "cisco-tftp"
     values = chart.values
-    for part in ("kea", "sidecar"):
-        tag = str(values[part]["image"]["tag"])
-        assert tag and tag.lower() != "latest", f"{part}.image.tag must be fixed, got {tag!r}"
-        assert tag == str(meta["appVersion"]), "default image tags follow appVersion"
+    tag = str(values["sidecar"]["image"]["tag"])
+    assert tag and tag.lower() != "latest", f"sidecar.image.tag must be fixed, got {tag!r}"
+    assert tag == str(meta["appVersion"]), "default image tags follow appVersion"
+    # Kea's image follows appVersion and kea.version (one image per Kea series).
+    assert values["kea"]["image"]["tag"] == "" and values["kea"]["version"] == "3.0"
 
 
 def _walk_schema(node, path="$"):
@@ -209,6 +214,9 @@ TYPOS = [
     ({"grafanaDashboard": {"enabled": "true"}}, "grafanaDashboard"),  # a string for a boolean
     ({"mode": "kea-hostnet"}, "mode"),
     ({"kea": {"image": {"tag": "latest"}}}, "tag"),
+    ({"kea": {"version": "2.4"}}, "version"),  # no Kea 2.4 build or test here
+    ({"kea": {"version": 3.0}}, "version"),  # a number, not the series string
+    ({"kea": {"controlSocket": "/tmp/kea4.sock"}}, "controlSocket"),  # Kea 2.6.3+: /run/kea only
     ({"kea": {"hookParameters": {"servers": ["10.0.0.300"]}}}, "servers"),
     ({"podSecurityContext": {"runAsNonRoot": False}}, "runAsNonRoot"),
     ({"sidecar": {"config": {"write_enabled": True}}}, "write_enabled"),
@@ -242,6 +250,10 @@ def test_template_checks_the_schema_cannot_express():
     assert "origin.url" in render_error({"tftpRoot": {"type": "none"}})
     assert "existingClaim" in render_error({"tftpRoot": {"type": "pvc"}})
     assert "portRange" in render_error({"mode": "sidecar-daemonset", "sidecar": {"portMode": "range"}})
+    assert "hooks directory" in render_error(
+        {"mode": "kea-relay", "kea": {"hookParameters": ok_hook, "hookLibrary": "/opt/hooks/" + HOOK_SO}})
+    assert "full path" in render_error(
+        {"mode": "kea-relay", "kea": {"version": "2.2", "hookParameters": ok_hook, "hookLibrary": HOOK_SO}})
     assert "extraDhcp4.subnet4" in render_error(
         {"mode": "kea-relay", "kea": {"hookParameters": ok_hook, "extraDhcp4": {"subnet4": []}}}
     )
@@ -382,7 +394,8 @@ def test_hook_parameters_equal_the_values(ci):
     kea = kea_json(docs_of(render(raw)))
     hook = our_hook(kea)
     assert hook["parameters"] == raw["kea"]["hookParameters"]
-    assert hook["library"] == "/usr/lib/x86_64-linux-gnu/kea/hooks/" + HOOK_SO
+    # kea.version 3.0 (default): the bare file name, resolved in Kea's hooks directory
+    assert hook["library"] == HOOK_SO
     d = kea["Dhcp4"]
     assert d["subnet4"] == raw["kea"].get("subnets", [])
     assert d["interfaces-config"]["interfaces"] == raw["kea"]["interfaces"]
@@ -394,9 +407,11 @@ def test_hook_parameters_equal_the_values(ci):
     # the sidecar polls that socket for Kea's statistics
     assert sidecar_toml(docs_of(render(raw)))["kea"] == {"control-socket": "/run/kea/kea4-ctrl-socket", "poll-interval": 5}
     # the socket's directory is shared with the sidecar (which reads Kea's statistics there)
+    # (the volume at /run: /run/kea itself is made 0750 by the init container, see
+    # test_kea_version_follows_through)
     mounts = {c: {m["name"]: m for m in spec["volumeMounts"]} for c, spec in containers(docs_of(render(raw))).items()}
-    assert mounts["kea-dhcp4"]["kea-run"]["mountPath"] == "/run/kea"
-    assert mounts["tftp-sidecar"]["kea-run"]["mountPath"] == "/run/kea"
+    assert mounts["kea-dhcp4"]["kea-run"]["mountPath"] == "/run"
+    assert mounts["tftp-sidecar"]["kea-run"]["mountPath"] == "/run"
     assert mounts["tftp-sidecar"]["kea-run"].get("readOnly") is True
 
 
@@ -426,7 +441,9 @@ def test_rendered_kea_config_accepted_by_kea_and_the_hook(ci, tmp_path):
     check_bin = ROOT / "target" / "debug" / "cisco-tftp-check"
     if not kea_bin or not hook_so.exists():
         pytest.skip("needs kea-dhcp4 and target/debug/libdhcp_cisco_tftp.so (make build)")
-    conf = _kea_config_for_this_machine(kea_json(docs_of(render(load_values(ci)))), tmp_path, hook_so)
+    raw = load_values(ci)
+    raw["kea"]["version"] = HOST_KEA  # this machine's Kea
+    conf = _kea_config_for_this_machine(kea_json(docs_of(render(raw))), tmp_path, hook_so)
     r = subprocess.run([kea_bin, "-t", str(conf)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     if check_bin.exists():
@@ -887,6 +904,7 @@ def test_kea_relay_config_answers_a_relay_from_its_port_to_67(tmp_path):
     kea_port = _free_port(socket.SOCK_DGRAM)
     raw = load_values(CHART / "ci" / "kea-relay-values.yaml")
     raw["kea"]["port"] = kea_port
+    raw["kea"]["version"] = HOST_KEA  # this machine's Kea
     docs = docs_of(render(raw))
     args = containers(docs)["kea-dhcp4"]["args"]
     assert args[-2:] == ["-p", str(kea_port)]
@@ -960,3 +978,130 @@ def test_http_file_port_on_the_container_and_the_service(chart, ci):
     assert {e["name"]: e["value"] for e in c["env"]}["TFTP_SIDECAR_HTTP_LISTEN"] == "off"
     for svc in (d for d in off if d["kind"] == "Service"):
         assert "http" not in {p["name"] for p in svc["spec"]["ports"]}
+
+
+# ---------------------------------------------------------------- Kea release series (kea.version)
+
+
+KEA_MODES = [p for p in CI_FILES if load_values(p)["mode"].startswith("kea-")]
+
+
+@pytest.mark.parametrize("version", KEA_VERSIONS)
+@pytest.mark.parametrize("ci", KEA_MODES, ids=[p.name.removesuffix("-values.yaml") for p in KEA_MODES])
+def test_kea_version_follows_through(ci, version, tmp_path):
+    """One kea.version value: the Kea image's tag, the hook's library name (bare where Kea
+    2.6.3+/3.0 enforce the hooks directory), the control socket's 0750 directory in /run, and
+    the sidecar reaching the socket as a member of Kea's group where Kea allows it."""
+    raw = load_values(ci)
+    raw["kea"]["version"] = version
+    docs = docs_of(render(raw))
+    pod = workload(docs)["spec"]["template"]["spec"]
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    image = f"cisco-tftp/kea-dhcp4:{app_version}-kea{version}"
+    assert containers(docs)["kea-dhcp4"]["image"] == image
+    hook = our_hook(kea_json(docs))
+    assert hook["library"] == (f"{HOOKS_DIR}/{HOOK_SO}" if version == "2.2" else HOOK_SO)
+    # The socket's directory: made 0750 by Kea's user (same image, same uid) in the shared
+    # in-memory volume mounted at /run, before Kea starts.
+    (init,) = pod["initContainers"]
+    assert init["image"] == image
+    assert init["command"] == ["install", "-d", "-m", "0750", "/run/kea"]
+    assert init["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert init["securityContext"]["allowPrivilegeEscalation"] is False
+    assert "runAsUser" not in init["securityContext"]  # the pod's: Kea's uid
+    assert [m["mountPath"] for m in init["volumeMounts"]] == ["/run"]
+    vol = {v["name"]: v for v in pod["volumes"]}["kea-run"]
+    assert vol["emptyDir"]["medium"] == "Memory"
+    kea = kea_json(docs)["Dhcp4"]
+    assert kea["control-socket"]["socket-name"].startswith("/run/kea/")
+    assert all(o["output"] == "stdout" for lg in kea["loggers"] for o in lg["output_options"])
+    sidecar = containers(docs)["tftp-sidecar"]
+    kea_uid = pod["securityContext"]["runAsUser"]
+    kea_gid = pod["securityContext"]["runAsGroup"]
+    assert "runAsUser" not in containers(docs)["kea-dhcp4"]["securityContext"]
+    if version == "3.0":
+        # Kea 3.0.3+ makes its socket group-writable: the sidecar has its own uid and Kea's
+        # group (runAsGroup and fsGroup of the pod).
+        assert sidecar["securityContext"]["runAsUser"] not in (kea_uid, 0)
+        assert pod["securityContext"]["fsGroup"] == kea_gid
+    else:
+        # Kea 2.2 and 2.6.3 create it without group write: the sidecar runs as Kea's user.
+        assert "runAsUser" not in sidecar["securityContext"]
+    assert sidecar_toml(docs)["kea"]["control-socket"] == kea["control-socket"]["socket-name"]
+    r = _kubernetes_validate([d for d in docs if not d["apiVersion"].startswith(CRD_API_GROUPS)], tmp_path)
+    assert r.returncode == 0 and "ERROR" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_kea_versions_are_the_projects_series():
+    """The chart's kea.version enum is scripts/kea-series.sh's table (adding a series there
+    and not here fails)."""
+    out = subprocess.run(["bash", "-c", ". scripts/kea-series.sh; kea_all_series"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.split()
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["properties"]["kea"]["properties"]["version"]["enum"] == out == KEA_VERSIONS
+
+
+def test_kea_version_schema():
+    with helm.Chart.load(CHART) as c:
+        for version in KEA_VERSIONS:
+            c.validate_schema({"kea": {"version": version}})
+        for bad in ("2.4", "2.8", "3.1", "", "latest"):
+            with pytest.raises(helm.HelmValuesError) as e:
+                c.validate_schema({"kea": {"version": bad}})
+            assert "/kea/version" in str(e.value) and "3.0" in str(e.value), str(e.value)
+
+
+def test_kea_image_tag_override_and_hook_library_override():
+    ok = {"mode": "kea-relay", "kea": {"hookParameters": {"servers": ["10.0.0.10"]}}}
+    raw = copy.deepcopy(ok)
+    raw["kea"]["image"] = {"tag": "site-build-7"}
+    assert containers(docs_of(render(raw)))["kea-dhcp4"]["image"].endswith(":site-build-7")
+    raw = copy.deepcopy(ok)
+    raw["kea"]["hookLibrary"] = f"{HOOKS_DIR}/{HOOK_SO}"  # the full path in the hooks dir: allowed
+    assert our_hook(kea_json(docs_of(render(raw))))["library"] == f"{HOOKS_DIR}/{HOOK_SO}"
+
+
+@pytest.mark.parametrize("version", [v for v in KEA_VERSIONS if v != HOST_KEA])
+def test_rendered_kea_config_passes_that_series_kea_T(version):
+    """The chart's Kea configuration for kea.version, as is (bare hook name, socket in
+    /run/kea, leases in /var/lib/kea, logs to stdout) but with loopback for the interfaces, run
+    through that series' real `kea-dhcp4 -T` (which loads the hook and runs its load()) in its
+    Debian root with the series' hook package installed; /run/kea is made as the init
+    container makes it."""
+    if os.geteuid() != 0:
+        pytest.skip("chroot and overlay mounts need root")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_packages import build_hook_deb, root_overlay  # noqa: E402
+
+    raw = load_values(CHART / "ci" / "kea-relay-values.yaml")
+    raw["kea"]["version"] = version
+    kea = kea_json(docs_of(render(raw)))
+    kea["Dhcp4"]["interfaces-config"]["interfaces"] = ["lo"]
+    deb = build_hook_deb(version)
+    with root_overlay(version) as root:
+        shutil.copy(deb, root / "tmp" / deb.name)
+        subprocess.run(["chroot", str(root), "dpkg", "-i", f"/tmp/{deb.name}"], check=True,
+                       capture_output=True, timeout=300)
+        subprocess.run(["chroot", str(root), "install", "-d", "-m", "0750", "/run/kea",
+                        "/var/lib/kea"], check=True)
+        (root / "etc/kea/kea-dhcp4.conf").write_text(json.dumps(kea, indent=2))
+        r = subprocess.run(["chroot", str(root), "kea-dhcp4", "-T", "/etc/kea/kea-dhcp4.conf"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "cisco-tftp: loaded" in r.stdout + r.stderr  # the hook's load() ran
+        # Started for real (with the chart's environment): -T does not check the socket's
+        # path or its directory's mode, the start does. Kea opens /run/kea/kea4-ctrl-socket.
+        env = ["env", "KEA_PIDFILE_DIR=/run/kea", "KEA_LOCKFILE_DIR=none"]
+        start = ["chroot", str(root), *env, "timeout", "4", "kea-dhcp4", "-c",
+                 "/etc/kea/kea-dhcp4.conf", "-p", str(_free_port(__import__("socket").SOCK_DGRAM))]
+        r = subprocess.run(start, capture_output=True, text=True, timeout=60)
+        out = r.stdout + r.stderr
+        assert "DHCP4_STARTED" in out and "cisco-tftp: loaded" in out, out
+        assert "COMMAND_ACCEPTOR_START" in out and "/run/kea/kea4-ctrl-socket" in out, out
+        # The same file with the socket elsewhere: this Kea refuses to start (the hardening
+        # the chart's schema mirrors).
+        kea["Dhcp4"]["control-socket"]["socket-name"] = "/tmp/kea4.sock"
+        (root / "etc/kea/kea-dhcp4.conf").write_text(json.dumps(kea, indent=2))
+        r = subprocess.run(start, capture_output=True, text=True, timeout=60)
+        out = r.stdout + r.stderr
+        assert "DHCP4_STARTED" not in out and "supported path is '/run/kea'" in out, out

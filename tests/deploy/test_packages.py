@@ -24,7 +24,23 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-HOOK_PKG = "cisco-tftp-kea-hook"
+
+
+def _series_table():
+    """[(series, suite, root)] from scripts/kea-series.sh, the one table of Kea series."""
+    out = subprocess.run(
+        ["bash", "-c", '. scripts/kea-series.sh; for s in $(kea_all_series); do '
+                       'echo "$s $(kea_suite "$s") $(kea_root "$s")"; done'],
+        cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return [tuple(line.split()) for line in out.splitlines() if line.strip()]
+
+
+KEA_SERIES = _series_table()
+HOST_SERIES = next(s for s, suite, _root in KEA_SERIES if suite == "host")
+ROOT_SERIES = [s for s, suite, _root in KEA_SERIES if suite != "host"]
+HOOK_BASE = "cisco-tftp-kea-hook"
+# One hook package per Kea series; the host's is the one the other deploy tests install.
+HOOK_PKG = f"{HOOK_BASE}-{HOST_SERIES}"
 SIDECAR_PKG = "cisco-tftp-sidecar"
 HOOK_PATH = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_cisco_tftp.so"
 CHECK_BIN = "/usr/bin/cisco-tftp-check"
@@ -68,13 +84,56 @@ def build_debs():
     The .debs go to a private directory, so another session's build cannot change them."""
     out = Path(tempfile.mkdtemp(prefix="cisco-tftp-debs-"))
     atexit.register(shutil.rmtree, out, True)
-    r = run([str(REPO / "packaging" / "build-debs.sh"), str(out)], timeout=3600, cwd=REPO)
+    r = run([str(REPO / "packaging" / "build-debs.sh"), str(out)], timeout=3600, cwd=REPO,
+            env=dict(os.environ, KEA_SERIES=HOST_SERIES))
     debs = {}
     for line in r.stdout.split():
         name = Path(line).name.split("_")[0]
         debs[name] = Path(line)
     assert set(debs) == {HOOK_PKG, SIDECAR_PKG}, r.stdout + r.stderr
     return debs
+
+
+# The 2.6 and 3.0 packages in the tests hold the debug builds, which the hook's integration
+# tests make for every series anyway (a release build per series would double the build
+# time); what is tested here (names, Depends, sonames, install, load) is the same.
+DEB_PROFILE = os.environ.get("CISCO_TFTP_DEB_PROFILE", "debug")
+
+
+@functools.lru_cache(maxsize=None)
+def build_hook_deb(series):
+    """The hook package of one Kea series (built in that series' root), once per session."""
+    out = Path(tempfile.mkdtemp(prefix=f"cisco-tftp-debs-{series}-"))
+    atexit.register(shutil.rmtree, out, True)
+    r = run([str(REPO / "packaging" / "build-debs.sh"), str(out)], timeout=3600, cwd=REPO,
+            env=dict(os.environ, KEA_SERIES=series, SIDECAR="0", PROFILE=DEB_PROFILE))
+    debs = [Path(line) for line in r.stdout.split()]
+    assert len(debs) == 1 and debs[0].name.startswith(f"{HOOK_BASE}-{series}_"), r.stdout
+    return debs[0]
+
+
+def kea_root(series):
+    """The series' Debian root (made by scripts/kea-root.sh when missing)."""
+    return Path(run([str(REPO / "scripts" / "kea-root.sh"), series], timeout=1800).stdout.strip())
+
+
+@contextlib.contextmanager
+def root_overlay(series, layers=()):
+    """A throwaway writable view of the series' cached root (overlayfs), with `layers`
+    (directories, topmost first) over it: what the test installs there is gone afterwards
+    and the cache stays as it was."""
+    lower = ":".join([*map(str, layers), str(kea_root(series))])
+    work = Path(tempfile.mkdtemp(prefix=f"cisco-tftp-root-{series}-", dir="/var/tmp"))
+    for d in ("upper", "work", "merged"):
+        (work / d).mkdir()
+    run(["mount", "-t", "overlay", "overlay", "-o",
+         f"lowerdir={lower},upperdir={work / 'upper'},workdir={work / 'work'}",
+         str(work / "merged")])
+    try:
+        yield work / "merged"
+    finally:
+        run(["umount", "-l", str(work / "merged")], check=False)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def installed(pkg):
@@ -216,6 +275,7 @@ def test_deb_contents_and_metadata(debs):
     assert "./usr/bin/cisco-tftp-check" in hook
     fields = run(["dpkg-deb", "-f", str(debs[HOOK_PKG]), "Depends", "Version"]).stdout
     assert "kea-dhcp4-server (>= 2.2.0)" in fields and "kea-common" in fields, fields
+    assert "kea-dhcp4-server (<< 2.2.1~)" in fields, fields
 
     side = run(["dpkg-deb", "-c", str(debs[SIDECAR_PKG])]).stdout
     for path in ("./usr/bin/tftp-sidecar", "./etc/tftp-sidecar/config.toml",
@@ -296,3 +356,131 @@ def test_purge_removes_packages(installed_debs):
     assert not installed(HOOK_PKG) and not installed(SIDECAR_PKG)
     assert not Path(HOOK_PATH).exists() and not Path(UNIT).exists()
     assert not Path("/etc/tftp-sidecar/config.toml").exists()
+
+
+# ---- one hook package per Kea release series ----------------------------------------------
+
+
+def deb_field(deb, field):
+    return run(["dpkg-deb", "-f", str(deb), field]).stdout.strip()
+
+
+def kea_release_in(root):
+    """Upstream version of kea-dhcp4-server in a root (`/`: the host)."""
+    cmd = ["dpkg-query", "-W", "-f=${Version}", "kea-dhcp4-server"]
+    v = run(cmd if str(root) == "/" else ["chroot", str(root), *cmd]).stdout.strip()
+    return v.split(":", 1)[-1].rsplit("-", 1)[0]
+
+
+def needed(elf):
+    import re
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]",
+                      run(["readelf", "-d", str(elf)]).stdout)
+
+
+@pytest.mark.parametrize("series", [s for s, _suite, _root in KEA_SERIES])
+def test_hook_package_per_series(series, tmp_path):
+    """Name, version, Depends and the .so's Kea sonames say which Kea it is for."""
+    deb = build_hook_deb(series) if series != HOST_SERIES else build_debs()[HOOK_PKG]
+    root = Path("/") if series == HOST_SERIES else kea_root(series)
+    release = kea_release_in(root)
+    assert release.startswith(series + "."), release
+    major, minor, patch = release.split(".")[:3]
+    following = f"{major}.{minor}.{int(patch.split('+')[0].split('~')[0]) + 1}"
+    assert deb_field(deb, "Package") == f"{HOOK_BASE}-{series}"
+    assert deb_field(deb, "Version").endswith(f"+kea{release}")
+    depends = [d.strip() for d in deb_field(deb, "Depends").split(",")]
+    assert f"kea-dhcp4-server (>= {release})" in depends, depends
+    assert f"kea-dhcp4-server (<< {following}~)" in depends, depends
+    # $auto was computed in the series' root: kea-common there owns Kea's libraries.
+    assert f"kea-common (>= {release})" in depends, depends
+    for field in ("Provides", "Conflicts", "Replaces"):
+        assert deb_field(deb, field) == HOOK_BASE, field
+
+    run(["dpkg-deb", "-x", str(deb), str(tmp_path)])
+    so = tmp_path / HOOK_PATH.lstrip("/")
+    assert (tmp_path / CHECK_BIN.lstrip("/")).is_file()
+    assert (tmp_path / f"usr/share/doc/{HOOK_BASE}-{series}/PARAMETERS.md").is_file()
+    kea_libs = [n for n in needed(so) if n.startswith("libkea-")]
+    assert "libkea-hooks.so" in " ".join(kea_libs), kea_libs
+    libdir = root / "usr/lib/x86_64-linux-gnu"
+    # Every Kea soname the hook needs is that series' (the file exists in its root), and the
+    # hooks library is exactly the one that root's linker symlink names.
+    for soname in kea_libs:
+        assert (libdir / soname).exists(), f"{soname} not in the Kea {series} root"
+    hooks_soname = os.readlink(libdir / "libkea-hooks.so") if (libdir / "libkea-hooks.so").is_symlink() else None
+    if hooks_soname:
+        want = Path(hooks_soname).name
+        have = next(n for n in kea_libs if n.startswith("libkea-hooks.so."))
+        assert want.startswith(have), (want, have)
+    # The other series' packages do not carry these sonames.
+    for other, _suite, other_root in KEA_SERIES:
+        if other != series and Path(other_root).is_dir():
+            other_hooks = [p.name for p in (Path(other_root) / "usr/lib/x86_64-linux-gnu")
+                           .glob("libkea-hooks.so.*")]
+            assert not (set(other_hooks) & set(kea_libs)), (other, other_hooks, kea_libs)
+
+
+def chroot_run(root, *cmd, check=True, timeout=120):
+    return run(["chroot", str(root), *cmd], check=check, timeout=timeout)
+
+
+@pytest.mark.parametrize("series", ROOT_SERIES)
+def test_hook_package_installs_into_its_series_root(series):
+    """dpkg -i next to that series' kea-dhcp4-server; the hook, named by its bare file name,
+    is loaded by that Kea's `-T` (which runs load()); a bad parameter fails -T and the
+    packaged checker; then purged."""
+    deb = build_hook_deb(series)
+    with root_overlay(series) as root:
+        shutil.copy(deb, root / "tmp" / deb.name)
+        r = chroot_run(root, "dpkg", "-i", f"/tmp/{deb.name}", timeout=300)
+        assert f"Setting up {HOOK_BASE}-{series}" in r.stdout, r.stdout + r.stderr
+        assert (root / HOOK_PATH.lstrip("/")).is_file()
+        hooks_dir = [line.split(":", 1)[1].strip()
+                     for line in chroot_run(root, "kea-dhcp4", "-W").stdout.splitlines()
+                     if line.strip().startswith("Hooks directory:")]
+        assert hooks_dir == [str(Path(HOOK_PATH).parent)], hooks_dir
+        for params, ok in (({"servers": ["10.0.0.10"]}, True),
+                           ({"servers": ["10.0.0.300"]}, False)):
+            cfg = {"Dhcp4": {"interfaces-config": {"interfaces": []},
+                             "lease-database": {"type": "memfile", "persist": False},
+                             "subnet4": [{"id": 1, "subnet": "192.0.2.0/24"}],
+                             "hooks-libraries": [{"library": "libdhcp_cisco_tftp.so",
+                                                  "parameters": params}]}}
+            (root / "tmp/kea.conf").write_text(json.dumps(cfg))
+            t = chroot_run(root, "kea-dhcp4", "-T", "/tmp/kea.conf", check=False)
+            c = chroot_run(root, "cisco-tftp-check", "/tmp/kea.conf", check=False)
+            if ok:
+                assert t.returncode == 0, t.stdout + t.stderr
+                assert c.returncode == 0, c.stdout + c.stderr
+            else:
+                assert t.returncode != 0 and "10.0.0.300" in t.stdout + t.stderr
+                assert c.returncode == 1 and "10.0.0.300" in c.stdout + c.stderr
+        chroot_run(root, "dpkg", "--purge", f"{HOOK_BASE}-{series}")
+        assert not (root / HOOK_PATH.lstrip("/")).exists()
+
+
+@pytest.mark.parametrize("series,other", [(s, o) for s in ROOT_SERIES
+                                           for o, _suite, _root in KEA_SERIES if o != s])
+def test_hook_package_refuses_another_series(series, other):
+    """Another series' package is refused by dpkg in this series' root: its Depends names
+    another Kea release."""
+    deb = build_hook_deb(other) if other != HOST_SERIES else build_debs()[HOOK_PKG]
+    with root_overlay(series) as root:
+        shutil.copy(deb, root / "tmp" / deb.name)
+        r = chroot_run(root, "dpkg", "-i", f"/tmp/{deb.name}", check=False, timeout=300)
+        assert r.returncode != 0, r.stdout
+        assert "kea-dhcp4-server" in r.stderr and "dependency problems" in r.stderr, r.stderr
+        st = chroot_run(root, "dpkg-query", "-W", "-f=${Status}", f"{HOOK_BASE}-{other}",
+                        check=False).stdout
+        assert not st.endswith(" installed"), st
+
+
+@pytest.mark.parametrize("series", ROOT_SERIES)
+def test_host_refuses_another_series_package(series):
+    """The host's Kea (2.2) refuses the other series' packages (apt-get --simulate: nothing
+    is installed)."""
+    deb = build_hook_deb(series)
+    r = run(["apt-get", "--simulate", "install", str(deb)], check=False, timeout=300)
+    assert r.returncode != 0, r.stdout
+    assert f"Depends: kea-dhcp4-server (>= {series}." in r.stdout, r.stdout + r.stderr
