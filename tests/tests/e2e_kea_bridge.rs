@@ -119,7 +119,7 @@ impl NobodySidecar {
         let cfg = dir.path().join("sidecar.toml");
         fs::write(
             &cfg,
-            format!("root = {root:?}\nlisten = \"127.0.0.1:0\"\n\n{kea_toml}"),
+            format!("root = {root:?}\nlisten = \"127.0.0.1:0\"\nhttp_listen = \"off\"\n\n{kea_toml}"),
         )
         .unwrap();
         let log = dir.path().join("sidecar.log");
@@ -687,7 +687,7 @@ fn kea30_http_control_socket_with_basic_auth() {
     fs::write(&bad, "s3cret-pw\n").unwrap();
     let toml = |pw: &Path| {
         format!(
-            "root = {troot:?}\nlisten = \"127.0.0.1:0\"\n\n[kea]\nserver = \"dhcp-a\"\nhttp-url = \"http://127.0.0.1:8000/\"\nhttp-user = \"stats\"\nhttp-password-file = {pw:?}\npoll-interval = 0.1\n"
+            "root = {troot:?}\nlisten = \"127.0.0.1:0\"\nhttp_listen = \"off\"\n\n[kea]\nserver = \"dhcp-a\"\nhttp-url = \"http://127.0.0.1:8000/\"\nhttp-user = \"stats\"\nhttp-password-file = {pw:?}\npoll-interval = 0.1\n"
         )
     };
     let ok = cisco_tftp_tests::sidecar::Sidecar::start(
