@@ -272,8 +272,20 @@ fn trim_end(mut b: &[u8]) -> &[u8] {
     b
 }
 
+/// `[A-Za-z0-9._-]`, as a table: one load per byte on the packet path.
+const TOKEN_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+        c += 1;
+    }
+    t
+};
+
 fn is_token_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-')
+    TOKEN_BYTES[c as usize]
 }
 
 /// The leading ASCII token `[A-Za-z0-9._-]+` of `b` as a `&str`, or `None` if empty.
@@ -434,7 +446,8 @@ fn ip_phone<'a>(c: &mut Cursor<'a>) -> Phone<'a> {
     if starts_with_ci(t, b"cp-") {
         t = &t[3..];
     }
-    let model = ascii_token_str(t);
+    // Still all token bytes (a token minus an ASCII prefix): no need to scan it again.
+    let model = std::str::from_utf8(t).ok().filter(|s| !s.is_empty());
     let family = model.map_or(FamilyId::GENERIC, |m| ip_phone_family(m.as_bytes()));
     Phone {
         kind: Kind::IpPhone,
@@ -678,6 +691,17 @@ mod tests {
         assert_eq!(m.classify(b"\xffCisco SPA504G"), Match::NotCisco);
         assert_eq!(m.classify(b"Cisco \xffSPA504G"), Match::NotCisco);
         assert_eq!(m.classify(b"Cisco Systems, \xff Inc."), Match::NotCisco);
+    }
+
+    #[test]
+    fn token_byte_table() {
+        for c in 0..=255u8 {
+            assert_eq!(
+                is_token_byte(c),
+                c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'),
+                "{c}"
+            );
+        }
     }
 
     #[test]
