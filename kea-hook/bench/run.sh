@@ -86,15 +86,16 @@ chroot "$ROOT" g++ -std=c++17 -O2 -shared -fPIC -I/usr/include/kea -Wno-deprecat
   -l$DHCP_LIB -lkea-stats -lkea-hooks -lkea-exceptions
 cp "$HOOK_DIR/libdhcp_cisco_tftp.so" "$R$W/libckbench_cisco_tftp.so"
 # Kea 2.6.3+ and 3.0 load hook libraries only from their hooks directory.
-lib() { # $1 file name in the work directory -> the path Kea is given
-  if [ -z "$R" ]; then echo "$W/$1"; return; fi
-  cp "$R$W/$1" "$R$HOOKS_DIR/$1"
+# (Not called in $(...): the list of installed files must outlive it, for cleanup.)
+lib() { # $1 file name in the work directory; sets LIB to the path Kea is given
+  if [ -z "$R" ]; then LIB=$W/$1; return; fi
   INSTALLED+=("$R$HOOKS_DIR/$1")
-  echo "$HOOKS_DIR/$1"
+  cp "$R$W/$1" "$R$HOOKS_DIR/$1"
+  LIB=$HOOKS_DIR/$1
 }
-MINIMAL=$(lib libckbench_minimal.so)
-MINSTAT=$(lib libckbench_minstat.so)
-HOOK=$(lib libckbench_cisco_tftp.so)
+lib libckbench_minimal.so; MINIMAL=$LIB
+lib libckbench_minstat.so; MINSTAT=$LIB
+lib libckbench_cisco_tftp.so; HOOK=$LIB
 FLEX=$HOOKS_DIR/libdhcp_flex_option.so
 
 ip netns del ckb-srv 2>/dev/null || true
@@ -332,7 +333,9 @@ print(f"hook adds {hook / 1000:.1f} k instructions per DORA (Kea 2.2 era target 
       f"{'MET' if hook <= 20000 else 'MISSED'}")
 peers = [("class", "option-def+class"), ("flex", "flex_option"), ("minimal", "minimal C++ callout"),
          ("minstat", "minimal C++ callout + 1 StatsMgr::addValue")]
-print("ratio hook/" + "; hook/".join(f"{name}: {hook / max(a(k), 1):.2f}" for k, name in peers if k in ins))
+ratios = [f"{name}: {hook / max(a(k), 1):.2f}" for k, name in peers if k in ins]
+if ratios:
+    print("ratio hook/" + "; hook/".join(ratios))
 if "minimal" in ins:
     r = hook / max(a("minimal"), 1)
     print(f"hook/minimal C++ callout {r:.2f} (target <= 1.10): {'MET' if r <= 1.10 else 'MISSED'}")
