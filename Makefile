@@ -39,8 +39,16 @@ test-kea-series: build
 # Benchmarks print ratios against the peers measured in the same run (not timed tests).
 bench: bench-hook bench-tftp
 
+# The hook's benchmark on every Kea release series (each against its peers on the same Kea, in
+# the same run); `make bench-hook KEA_BENCH_SERIES=3.0` runs one.
+KEA_BENCH_SERIES ?= $(shell bash -c '. scripts/kea-series.sh && kea_all_series')
+
 bench-hook: setup
-	./kea-hook/bench/run.sh --exchanges 2000
+	@failed=""; for s in $(KEA_BENCH_SERIES); do \
+	  echo "== Kea $$s"; \
+	  ./kea-hook/bench/run.sh --series $$s --exchanges 2000 || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "bench-hook failed on Kea$$failed"; exit 1; fi
 
 bench-tftp: setup
 	./tftp-sidecar/bench/run.sh

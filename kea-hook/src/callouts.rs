@@ -22,9 +22,9 @@ pub fn subnet4_select(handle: &CalloutHandle) -> i32 {
 /// Adds option 150 (and 66 when configured) to OFFERs and ACKs for matched Cisco clients.
 pub fn pkt4_send(handle: &CalloutHandle) -> i32 {
     state::with_current(|s| {
-        // The MAC is only for the debug log line.
-        let Some(view) = handle.pkt4_send_view(s.wants_subnet_id, kea::log_enabled(Level::Debug))
-        else {
+        // Asked once per packet: the MAC is read, and a line formatted, only for the debug log.
+        let debug = kea::log_enabled(Level::Debug);
+        let Some(view) = handle.pkt4_send_view(s.wants_subnet_id, s.wants_addresses, debug) else {
             state::count_contained_error();
             return;
         };
@@ -36,12 +36,12 @@ pub fn pkt4_send(handle: &CalloutHandle) -> i32 {
         {
             return;
         }
-        apply(s, &view);
+        apply(s, &view, debug);
     });
     0
 }
 
-fn apply(s: &HookState, view: &Pkt4SendView<'_>) {
+fn apply(s: &HookState, view: &Pkt4SendView<'_>, debug: bool) {
     let req = Request {
         vendor_class: view.vendor_class(),
         subnet_id: view.subnet_id(),
@@ -53,12 +53,16 @@ fn apply(s: &HookState, view: &Pkt4SendView<'_>) {
         Decision::FamilyDisabled { family } => {
             s.counters.skipped_family_disabled(family);
             s.stats.skipped_family_disabled.add(1);
-            log_skip(view, "family disabled", s.engine.family_name(family));
+            if debug {
+                log_skip(view, "family disabled", s.engine.family_name(family));
+            }
         }
         Decision::NoPolicy { family } => {
             s.counters.skipped_no_policy(family);
             s.stats.skipped_no_policy.add(1);
-            log_skip(view, "no server list applies", s.engine.family_name(family));
+            if debug {
+                log_skip(view, "no server list applies", s.engine.family_name(family));
+            }
         }
         Decision::Send(answer) => {
             // Every list has its options, built at load; one call puts them in, all or none,
@@ -78,7 +82,7 @@ fn apply(s: &HookState, view: &Pkt4SendView<'_>) {
             if let Some(stat) = s.stats.sent_by_family.get(answer.family.index()) {
                 stat.add(1);
             }
-            if kea::log_enabled(Level::Debug) {
+            if debug {
                 let mut msg = String::with_capacity(160);
                 let _ = write!(
                     msg,
@@ -101,15 +105,13 @@ fn apply(s: &HookState, view: &Pkt4SendView<'_>) {
 }
 
 fn log_skip(view: &Pkt4SendView<'_>, why: &str, family: &str) {
-    if kea::log_enabled(Level::Debug) {
-        kea::log(
-            Level::Debug,
-            &format!(
-                "cisco-tftp: {} family {family} skipped: {why}",
-                mac(view.hwaddr())
-            ),
-        );
-    }
+    kea::log(
+        Level::Debug,
+        &format!(
+            "cisco-tftp: {} family {family} skipped: {why}",
+            mac(view.hwaddr())
+        ),
+    );
 }
 
 fn mac(hw: &[u8]) -> String {

@@ -169,6 +169,15 @@ impl Engine {
         self.config.sites.iter().any(|s| !s.subnet_ids.is_empty())
     }
 
+    /// Whether any site matches by relay or client prefix (else the edge need not read the
+    /// packet's addresses: `decide` never looks at them).
+    pub fn uses_addresses(&self) -> bool {
+        self.config
+            .sites
+            .iter()
+            .any(|s| !s.relays.is_empty() || !s.prefixes.is_empty())
+    }
+
     pub fn matcher(&self) -> &Matcher {
         &self.matcher
     }
@@ -585,6 +594,20 @@ mod tests {
         )
         .unwrap();
         assert!(!e2.uses_subnet_ids());
+        assert!(e2.uses_addresses());
+        let by_id = Engine::from_json(
+            r#"{"sites": [{"name": "a", "subnet-ids": [7], "servers": ["10.0.0.2"]}]}"#,
+        )
+        .unwrap();
+        assert!(by_id.uses_subnet_ids() && !by_id.uses_addresses());
+        let by_prefix = Engine::from_json(
+            r#"{"sites": [{"name": "a", "prefixes": ["10.1.0.0/16"], "servers": ["10.0.0.2"]}]}"#,
+        )
+        .unwrap();
+        assert!(by_prefix.uses_addresses());
+        assert!(!Engine::from_json(r#"{"servers": ["10.0.0.2"]}"#)
+            .unwrap()
+            .uses_addresses());
         assert_eq!(
             e.family_name(FamilyId(crate::matching::BUILTIN_FAMILY_COUNT as u16)),
             "acme"

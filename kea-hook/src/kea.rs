@@ -177,10 +177,16 @@ impl CalloutHandle {
         CalloutHandle(raw)
     }
 
-    /// Reads the response and query; the subnet id and MAC only when asked (each costs Kea
-    /// work per packet).
-    pub fn pkt4_send_view(&self, subnet_id: bool, hwaddr: bool) -> Option<Pkt4SendView<'_>> {
+    /// Reads the response and query; the subnet id, the addresses (giaddr, yiaddr, ciaddr)
+    /// and the MAC only when asked (each costs Kea work per packet).
+    pub fn pkt4_send_view(
+        &self,
+        subnet_id: bool,
+        addresses: bool,
+        hwaddr: bool,
+    ) -> Option<Pkt4SendView<'_>> {
         let want = (if subnet_id { sys::CK_VIEW_SUBNET_ID } else { 0 })
+            | (if addresses { sys::CK_VIEW_ADDRESSES } else { 0 })
             | (if hwaddr { sys::CK_VIEW_HWADDR } else { 0 });
         // SAFETY: an all-zero view is valid (null pointers, zero lengths).
         let mut raw: sys::ck_pkt4_send_view = unsafe { std::mem::zeroed() };

@@ -56,6 +56,7 @@ pub fn load(handle: &LibraryHandle) -> i32 {
     // does not carry the subnet itself (Kea 2.2); registering it only then keeps that hook
     // point free for everyone else.
     let wants_subnet_id = engine.uses_subnet_ids();
+    let wants_addresses = engine.uses_addresses();
     if wants_subnet_id
         && !kea::pkt4_send_has_subnet()
         && !handle.register_callout(c"subnet4_select", exports::subnet4_select)
@@ -109,6 +110,7 @@ pub fn load(handle: &LibraryHandle) -> i32 {
         stats,
         options,
         wants_subnet_id,
+        wants_addresses,
     })));
     kea::log(Level::Info, &format!("cisco-tftp: loaded: {summary}"));
     0

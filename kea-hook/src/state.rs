@@ -19,6 +19,8 @@ pub struct HookState {
     pub options: Vec<ListOptions>,
     /// Only then does pkt4_send look up the subnet noted by subnet4_select.
     pub wants_subnet_id: bool,
+    /// Only then does pkt4_send read giaddr, yiaddr and ciaddr (sites by relay or prefix).
+    pub wants_addresses: bool,
 }
 
 pub struct ListOptions {

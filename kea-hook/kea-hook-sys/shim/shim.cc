@@ -7,6 +7,7 @@
 #include <cc/data.h>
 #include <dhcp/dhcp4.h>
 #include <dhcp/option.h>
+#include <dhcp/option_int.h>
 #include <dhcp/pkt4.h>
 #include <dhcpsrv/subnet.h>
 #include <hooks/hooks.h>
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 using namespace isc;
@@ -58,6 +60,23 @@ const std::string SUBNET_CONTEXT = "cisco-tftp-subnet-id";
 // and leaves the response alone (a phone must never get another site's list). Kea's subnet ids
 // stop at 4294967294.
 const uint32_t SUBNET_UNREADABLE = 0xFFFFFFFFu;
+
+// Callout argument names, made once (not a std::string per packet).
+const std::string ARG_RESPONSE4 = "response4";
+const std::string ARG_QUERY4 = "query4";
+const std::string ARG_SUBNET4 = "subnet4";
+
+// The response's DHCP message type (option 53), read in place: Kea's Pkt4::getType() copies
+// the option's shared pointer and dynamic_casts it. Kea stores option 53 as an
+// OptionInt<uint8_t>; anything else (another hook replaced it) goes through getType().
+uint8_t message_type(const dhcp::Pkt4& pkt) {
+    auto it = pkt.options_.find(dhcp::DHO_DHCP_MESSAGE_TYPE);
+    if (it != pkt.options_.end() && it->second &&
+        typeid(*it->second) == typeid(dhcp::OptionInt<uint8_t>)) {
+        return static_cast<const dhcp::OptionInt<uint8_t>&>(*it->second).getValue();
+    }
+    return pkt.getType();
+}
 
 void log_exception(const char* where, const char* what) {
     try {
@@ -146,13 +165,13 @@ int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out
 
         dhcp::Pkt4Ptr response;
         dhcp::Pkt4Ptr query;
-        handle.getArgument("response4", response);
-        handle.getArgument("query4", query);
+        handle.getArgument(ARG_RESPONSE4, response);
+        handle.getArgument(ARG_QUERY4, query);
         if (!response || !query) {
             return CK_OK;
         }
         out->response = reinterpret_cast<ck_pkt4*>(response.get());
-        out->response_type = response->getType();
+        out->response_type = message_type(*response);
 
         // Read the option in place: during pkt4_send Kea makes getOption() clone every option
         // it returns (so hooks cannot alter its configuration); we only read.
@@ -164,9 +183,11 @@ int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out
             out->vendor_class = data.empty() ? reinterpret_cast<const uint8_t*>("") : data.data();
             out->vendor_class_len = data.size();
         }
-        out->giaddr = query->getGiaddr().toUint32();
-        out->ciaddr = query->getCiaddr().toUint32();
-        out->yiaddr = response->getYiaddr().toUint32();
+        if (want & CK_VIEW_ADDRESSES) {
+            out->giaddr = query->getGiaddr().toUint32();
+            out->ciaddr = query->getCiaddr().toUint32();
+            out->yiaddr = response->getYiaddr().toUint32();
+        }
 
         dhcp::HWAddrPtr hw = (want & CK_VIEW_HWADDR) ? query->getHWAddr() : dhcp::HWAddrPtr();
         if (hw) {
@@ -180,7 +201,7 @@ int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out
             uint32_t id = 0;
             if (PKT4_SEND_HAS_SUBNET) {
                 Subnet4Argument subnet;
-                handle.getArgument("subnet4", subnet);
+                handle.getArgument(ARG_SUBNET4, subnet);
                 id = subnet ? static_cast<uint32_t>(subnet->getID()) : 0;
             } else {
                 try {
@@ -209,7 +230,7 @@ int ck_subnet4_select_remember(ck_callout_handle* h) {
         // Set first: if reading the argument throws, pkt4_send knows the subnet is unknown.
         handle.setContext(SUBNET_CONTEXT, SUBNET_UNREADABLE);
         Subnet4Argument subnet;
-        handle.getArgument("subnet4", subnet);
+        handle.getArgument(ARG_SUBNET4, subnet);
         // Always set, so pkt4_send normally finds the key without an exception.
         uint32_t id = subnet ? static_cast<uint32_t>(subnet->getID()) : 0;
         handle.setContext(SUBNET_CONTEXT, id);

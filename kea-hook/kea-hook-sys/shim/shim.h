@@ -60,7 +60,7 @@ typedef struct {
     uint8_t response_type;       /* DHCP message type of the response (2 OFFER, 5 ACK, 6 NAK) */
     const uint8_t* vendor_class; /* query's option 60 bytes; NULL if absent */
     size_t vendor_class_len;
-    uint32_t giaddr;             /* IPv4 addresses in host order, 0 when unset */
+    uint32_t giaddr;             /* with CK_VIEW_ADDRESSES: IPv4 addresses in host order, 0 when unset */
     uint32_t yiaddr;
     uint32_t ciaddr;
     uint8_t hwaddr[20];          /* with CK_VIEW_HWADDR */
@@ -70,7 +70,7 @@ typedef struct {
 } ck_pkt4_send_view;
 
 /* What to read beyond the basics: each costs Kea-side work per packet. */
-enum { CK_VIEW_SUBNET_ID = 1, CK_VIEW_HWADDR = 2 };
+enum { CK_VIEW_SUBNET_ID = 1, CK_VIEW_HWADDR = 2, CK_VIEW_ADDRESSES = 4 };
 int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out);
 
 /* An option built once at load and shared by every response it goes into, as Kea shares the
