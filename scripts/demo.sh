@@ -195,7 +195,7 @@ rc=${PIPESTATUS[0]}
 set -e
 echo "  exit status $rc: the check names the missing image before any phone asks for it"
 
-step "tftp-sidecar in the server namespace: TFTP on port 69, metrics on 127.0.0.1:9169"
+step "tftp-sidecar in the server namespace: TFTP on port 69, HTTP on TCP 6970, metrics on 127.0.0.1:9169"
 # Option 150 points at 10.60.1.10/.11 (and .20 first for 88xx): all addresses of the server
 # namespace, where one sidecar listens on each of them (replies leave from the address the
 # phone asked). The branch's own server 10.62.0.5 is down: branch phones move on to the next
@@ -221,7 +221,7 @@ ip netns exec $SRV curl -sf http://127.0.0.1:9169/readyz >/dev/null \
   || { echo "demo: the sidecar did not start:"; cat "$WORK/sidecar.log"; exit 1; }
 echo "  ready"
 
-step "Phones boot: DHCP, then TFTP like a 79xx (512-byte blocks, no options)"
+step "Phones boot: DHCP, then their files: 79xx over TFTP (512-byte blocks), the 8841 over HTTP on 6970"
 echo "  On the LAN: 7941, 7961, 8841, and a 7941 whose load names a missing image"
 set +e
 "$SIM" --netns $PHONES boot --iface eth0 \
@@ -239,14 +239,14 @@ ip netns exec $SRV curl -s http://127.0.0.1:9169/api/v1/phones > "$WORK/phones.j
 python3 - "$WORK/phones.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))
-print(f"  {'mac':14} {'address':13} {'last file':32} {'outcome':10} {'firmware bytes':>14}")
+print(f"  {'mac':14} {'address':13} {'protocol':9} {'last file':32} {'outcome':10} {'firmware bytes':>14}")
 for p in t["phones"]:
-    print(f"  {p['mac']:14} {p['address']:13} {p['last_file']:32} {p['last_outcome']:10} {p['firmware_bytes']:>14}")
+    print(f"  {p['mac']:14} {p['address']:13} {p['protocol']:9} {p['last_file']:32} {p['last_outcome']:10} {p['firmware_bytes']:>14}")
 PY
 
 step "GET /metrics: both sides of a boot in one scrape (lines of interest, non-zero)"
 ip netns exec $SRV curl -s http://127.0.0.1:9169/metrics | grep -E \
-  '^tftp_(kea_up|kea_option150_sent_total|kea_packets_total|transfers_completed_total|transfers_failed_total|bytes_sent_total|phones_tracked|phones_unfinished)' \
+  '^tftp_(kea_up|kea_option150_sent_total|kea_packets_total|transfers_completed_total|transfers_failed_total|bytes_sent_total|phones_tracked|phones_unfinished|phones_by_protocol)' \
   | awk '$2 != 0 || /kea_up/' | sed 's/^/  /'
 
 step "Where the metrics are"
