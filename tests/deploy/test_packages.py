@@ -259,7 +259,10 @@ def _installed_debs(debs):
     before = {p: installed(p) for p in (HOOK_PKG, SIDECAR_PKG)}
     user_before = user_exists("tftp-sidecar")
     srv_before = Path("/srv/tftp").exists()
-    run(["dpkg", "-i", str(debs[HOOK_PKG]), str(debs[SIDECAR_PKG])], timeout=300)
+    # --force-confnew: a run that was interrupted leaves the package with an edited
+    # config.toml behind, and dpkg would stop at its conffile question (no one to answer).
+    run(["dpkg", "-i", "--force-confnew", str(debs[HOOK_PKG]), str(debs[SIDECAR_PKG])],
+        timeout=300, stdin=subprocess.DEVNULL)
     yield debs
     leftover = [p for p in (HOOK_PKG, SIDECAR_PKG) if installed(p) and not before[p]]
     if leftover:
