@@ -119,7 +119,9 @@ impl NobodySidecar {
         let cfg = dir.path().join("sidecar.toml");
         fs::write(
             &cfg,
-            format!("root = {root:?}\nlisten = \"127.0.0.1:0\"\nhttp_listen = \"off\"\n\n{kea_toml}"),
+            format!(
+                "root = {root:?}\nlisten = \"127.0.0.1:0\"\nhttp_listen = \"off\"\n\n{kea_toml}"
+            ),
         )
         .unwrap();
         let log = dir.path().join("sidecar.log");
