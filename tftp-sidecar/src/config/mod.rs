@@ -318,4 +318,75 @@ mod tests {
         assert_eq!(s.drain_deadline, DEFAULT_DRAIN_DEADLINE);
         assert_eq!(s.threads, DEFAULT_THREADS);
     }
+
+    /// The defaults live in the parts' `Default`s (and `runtime`'s constants); `--help`
+    /// repeats them in words, so this keeps the two from drifting apart.
+    #[test]
+    fn help_states_the_real_defaults() {
+        use clap::CommandFactory;
+        use std::collections::BTreeMap;
+        let s = resolve(&cli_with_root(), FileConfig::default()).unwrap();
+        let (srv, http) = (&s.server, s.http.clone().unwrap());
+        let secs = |d: Duration| d.as_secs_f64().to_string();
+        let list = |v: &[SocketAddr]| {
+            v.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let port_mode = match srv.port_mode {
+            PortMode::Ephemeral => "ephemeral",
+            other => panic!("default port mode {other:?}"),
+        };
+        let expected: BTreeMap<&str, String> = [
+            ("listen", list(&srv.listen)),
+            ("port_mode", port_mode.to_string()),
+            ("blksize_max", srv.blksize_max.to_string()),
+            ("windowsize_max", srv.windowsize_max.to_string()),
+            ("timeout", secs(srv.timeout)),
+            ("retries", srv.retries.to_string()),
+            ("first_block_retries", srv.first_block_retries.to_string()),
+            ("max_sessions", srv.max_sessions.to_string()),
+            ("per_client_max", srv.per_client_max.to_string()),
+            ("write_enabled", "false".to_string()),
+            ("case_insensitive", s.store.case_insensitive.to_string()),
+            ("disk_dir", format!("{:?}", s.store.disk_dir).to_lowercase()),
+            ("memory_cache_bytes", s.store.memory_cache_bytes.to_string()),
+            ("metrics_listen", "off".to_string()),
+            ("http_listen", list(&http.listen)),
+            ("http_max_connections", http.max_connections.to_string()),
+            ("http_per_client_max", http.per_client_max.to_string()),
+            ("http_header_timeout", secs(http.header_timeout)),
+            ("http_idle_timeout", secs(http.idle_timeout)),
+            ("http_max_header_bytes", http.max_header_bytes.to_string()),
+            ("log_format", format!("{:?}", s.log_format).to_lowercase()),
+            ("drain_deadline", secs(s.drain_deadline)),
+            ("threads", s.threads.to_string()),
+            ("recv_buffer", srv.recv_buffer.to_string()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(s.metrics_listen, None);
+        let mut seen = BTreeMap::new();
+        for arg in Cli::command().get_arguments() {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            if let Some((_, rest)) = help.split_once("[default: ") {
+                let stated = rest.rsplit_once(']').unwrap().0.to_string();
+                seen.insert(arg.get_id().as_str().to_string(), stated);
+            }
+        }
+        for (key, value) in &expected {
+            assert_eq!(
+                seen.get(*key),
+                Some(value),
+                "--{} states a default other than the real one",
+                key.replace('_', "-")
+            );
+        }
+        assert_eq!(
+            seen.len(),
+            expected.len(),
+            "a flag states a default not checked here: {seen:?}"
+        );
+    }
 }
