@@ -104,8 +104,8 @@ enum Fatal {
     Config(KeyError),
 }
 
-fn key_fatal(key: &'static str) -> impl Fn(String) -> Fatal {
-    move |e| Fatal::Config(KeyError::new(key, Problem::Invalid(e)))
+fn key_fatal(key: &'static str, e: impl std::fmt::Display) -> Fatal {
+    Fatal::Config(KeyError::new(key, Problem::Invalid(e.to_string())))
 }
 
 async fn run(settings: Settings) -> Result<(), Fatal> {
@@ -113,7 +113,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     let metrics = Arc::new(Metrics::new());
     if !settings.kea.is_empty() {
         let sources = tftp_sidecar::kea_stats::start_all(&settings.kea, metrics.registry())
-            .map_err(key_fatal("kea"))?;
+            .map_err(|e| key_fatal("kea", e))?;
         metrics.set_kea_sources(sources);
     }
     let store = settings
@@ -132,7 +132,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     let (http_stop_tx, http_stop) = watch::channel(false);
     if let Some(h) = settings.http.clone() {
         let files = tftp_sidecar::http_files::HttpFiles::bind(h, source.clone(), metrics.clone())
-            .map_err(|e| key_fatal("http_listen")(e.to_string()))?;
+            .map_err(|e| key_fatal("http_listen", e))?;
         files.spawn(http_stop);
     }
     let events: Arc<dyn Events> = metrics.clone();
@@ -140,7 +140,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     if let Some(addr) = settings.metrics_listen {
         let l = TcpListener::bind(addr)
             .await
-            .map_err(|e| key_fatal("metrics_listen")(format!("{addr}: {e}")))?;
+            .map_err(|e| key_fatal("metrics_listen", format!("{addr}: {e}")))?;
         tracing::info!(%addr, "status listener (/metrics, /healthz, /readyz, /api/v1/phones)");
         let m = metrics.clone();
         tokio::spawn(async move {
@@ -150,7 +150,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
         });
     }
     let server = Server::bind(settings.server.clone(), source, events)
-        .map_err(|e| key_fatal("listen")(e.to_string()))?;
+        .map_err(|e| key_fatal("listen", e))?;
     let _ = ready_tx.send(true);
     let stop = async move {
         stop.await;

@@ -35,6 +35,9 @@ pub enum Problem {
     /// A rule between keys or a fixed refusal, explained.
     #[error("{0}")]
     Rule(&'static str),
+    /// A `[kea]` source that does not hold together.
+    #[error(transparent)]
+    Kea(#[from] crate::kea_stats::KeaConfigError),
     /// A parser's own explanation (port ranges, URLs, I/O on the disk cache, Kea sources).
     #[error("{0}")]
     Invalid(String),

@@ -27,6 +27,6 @@ pub fn resolve(cli: &Cli, f: &FileConfig) -> Result<Vec<KeaConfig>, KeyError> {
             }
         }
     }
-    crate::kea_stats::validate_all(&kea).map_err(|e| KeyError::new("kea", Problem::Invalid(e)))?;
+    crate::kea_stats::validate_all(&kea).map_err(|e| KeyError::new("kea", e.into()))?;
     Ok(kea)
 }
