@@ -137,8 +137,9 @@ impl StoreConfig {
         }
         let origin = match &self.origin_url {
             Some(url) => Some(
-                Origin::new(url, t.connect, t.total, self.origin_max_concurrent)
-                    .map_err(|e| KeyError::new("store.origin_url", Problem::Invalid(e)))?,
+                Origin::new(url, t.connect, t.total, self.origin_max_concurrent).map_err(|e| {
+                    KeyError::new("store.origin_url", Problem::Invalid(e.to_string()))
+                })?,
             ),
             None => None,
         };
