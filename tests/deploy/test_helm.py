@@ -775,12 +775,12 @@ def _struct_keys(path: Path, struct: str, pub: bool) -> set[str]:
 
 def test_sidecar_config_keys_follow_the_sidecar_source(chart):
     """The schema's sidecar.config keys are keys of the sidecar's TOML (tftp-sidecar/src/
-    config.rs FileConfig, store/config.rs StoreConfig): the chart never offers a key the sidecar
+    config/mod.rs FileConfig, store/config.rs StoreConfig): the chart never offers a key the sidecar
     would reject. Sidecar keys the chart does not offer yet only warn (extraConfig passes them)."""
     import warnings
 
     sidecar = ROOT / "tftp-sidecar" / "src"
-    file_keys = _struct_keys(sidecar / "config.rs", "FileConfig", pub=False)
+    file_keys = _struct_keys(sidecar / "config" / "mod.rs", "FileConfig", pub=False)
     store_keys = {k.replace("_", "-") for k in _struct_keys(sidecar / "store" / "config.rs", "StoreConfig", pub=True)}
     cfg = chart.schema["properties"]["sidecar"]["properties"]["config"]["properties"]
     chart_managed = {"listen", "root", "port_mode", "port_range", "metrics_listen", "http_listen", "kea"}

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use clap::Parser;
 
 use tftp_sidecar::cli::Cli;
-use tftp_sidecar::config::{self, LogFormat, Settings};
+use tftp_sidecar::config::{self, KeyError, LogFormat, Problem, Settings};
 use tftp_sidecar::content::FileSource;
 use tftp_sidecar::metrics::Metrics;
 use tftp_sidecar::server::{shutdown, Events, Server};
+use tftp_sidecar::store::NoStoreEvents;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -44,11 +45,11 @@ fn main() -> ExitCode {
         }
     };
     if cli.check_config {
-        // Building the store checks its keys (and the disk cache) too.
-        let built =
-            rt.block_on(async { settings.store.build(Arc::new(Metrics::new())).map(|_| ()) });
+        // Every key is checked by now; opening the disk cache (created, indexed) is the one
+        // check left. Nothing is counted.
+        let built = rt.block_on(async { settings.store.build(Arc::new(NoStoreEvents)) });
         if let Err(e) = built {
-            eprintln!("tftp-sidecar: config key {e}");
+            eprintln!("tftp-sidecar: {e}");
             return ExitCode::from(2);
         }
         println!("{settings:#?}");
@@ -97,9 +98,14 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Why the process stops with an error (config problems exit 2).
+/// Why the process stops with an error (config problems exit 2): a key whose value could
+/// not be put to use (an address already bound, a Kea source that cannot be registered).
 enum Fatal {
-    Config(String),
+    Config(KeyError),
+}
+
+fn key_fatal(key: &'static str, e: impl std::fmt::Display) -> Fatal {
+    Fatal::Config(KeyError::new(key, Problem::Invalid(e.to_string())))
 }
 
 async fn run(settings: Settings) -> Result<(), Fatal> {
@@ -107,13 +113,13 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     let metrics = Arc::new(Metrics::new());
     if !settings.kea.is_empty() {
         let sources = tftp_sidecar::kea_stats::start_all(&settings.kea, metrics.registry())
-            .map_err(|e| Fatal::Config(format!("config key `kea`: {e}")))?;
+            .map_err(|e| key_fatal("kea", e))?;
         metrics.set_kea_sources(sources);
     }
     let store = settings
         .store
         .build(metrics.clone())
-        .map_err(|e| Fatal::Config(format!("config key {e}")))?;
+        .map_err(Fatal::Config)?;
     tracing::info!(
         root = ?settings.store.root,
         origin = ?settings.store.origin_url,
@@ -126,7 +132,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     let (http_stop_tx, http_stop) = watch::channel(false);
     if let Some(h) = settings.http.clone() {
         let files = tftp_sidecar::http_files::HttpFiles::bind(h, source.clone(), metrics.clone())
-            .map_err(|e| Fatal::Config(format!("config key `http_listen`: {e}")))?;
+            .map_err(|e| key_fatal("http_listen", e))?;
         files.spawn(http_stop);
     }
     let events: Arc<dyn Events> = metrics.clone();
@@ -134,7 +140,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     if let Some(addr) = settings.metrics_listen {
         let l = TcpListener::bind(addr)
             .await
-            .map_err(|e| Fatal::Config(format!("config key `metrics_listen`: {addr}: {e}")))?;
+            .map_err(|e| key_fatal("metrics_listen", format!("{addr}: {e}")))?;
         tracing::info!(%addr, "status listener (/metrics, /healthz, /readyz, /api/v1/phones)");
         let m = metrics.clone();
         tokio::spawn(async move {
@@ -144,7 +150,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
         });
     }
     let server = Server::bind(settings.server.clone(), source, events)
-        .map_err(|e| Fatal::Config(format!("config key `listen`: {e}")))?;
+        .map_err(|e| key_fatal("listen", e))?;
     let _ = ready_tx.send(true);
     let stop = async move {
         stop.await;

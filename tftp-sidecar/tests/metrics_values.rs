@@ -7,6 +7,7 @@ use std::time::Duration;
 use tftp_sidecar::file_class::FileClass;
 use tftp_sidecar::metrics::{Metrics, OriginOutcome, Outcome, Protocol, RejectReason, Tier};
 use tftp_sidecar::phones::PhoneTable;
+use tftp_sidecar::store::StoreEvents;
 
 /// `name{k="v",...}` (labels sorted) -> value, from the text exposition format.
 fn parse(text: &str) -> BTreeMap<String, f64> {
@@ -208,7 +209,7 @@ fn values_after_a_known_sequence() {
     metrics.cache_miss();
     metrics.coalesced_wait();
     metrics.cache_evicted(Tier::Memory, 2);
-    metrics.set_cache_bytes(Tier::Memory, 12345);
+    metrics.cache_bytes(Tier::Memory, 12345);
     metrics.stale_served();
     metrics.negative_hit();
     metrics.origin_request(OriginOutcome::Ok, Duration::from_millis(3));

@@ -7,9 +7,7 @@ use std::time::Duration;
 use crate::file_class::FileClass;
 use crate::metrics::Protocol;
 
-/// How a transfer ended and why a request was refused: one vocabulary, shared with the
-/// metrics labels.
-pub use crate::metrics::{Outcome, RejectReason};
+pub use super::outcome::{Outcome, RejectReason};
 
 /// One finished transfer.
 #[derive(Clone, Debug)]
