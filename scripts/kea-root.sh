@@ -23,6 +23,10 @@ if [ "$(cat "$root/.cisco-tftp-root" 2>/dev/null)" = "$stamp_want" ]; then
   exit 0
 fi
 
+if [ "$(id -u)" != 0 ]; then
+  echo "kea-root.sh: making a Kea $series root needs root (debootstrap, chroot)" >&2
+  exit 1
+fi
 # Two runs making the same root at once (parallel builds) would share one .partial: the
 # second waits for the first and then finds its stamp.
 if [ -z "${KEA_ROOT_LOCKED:-}" ] && command -v flock >/dev/null; then
@@ -30,10 +34,6 @@ if [ -z "${KEA_ROOT_LOCKED:-}" ] && command -v flock >/dev/null; then
   KEA_ROOT_LOCKED=1 exec flock "$root.lock" "$0" "$@"
 fi
 
-if [ "$(id -u)" != 0 ]; then
-  echo "kea-root.sh: making a Kea $series root needs root (debootstrap, chroot)" >&2
-  exit 1
-fi
 if ! command -v debootstrap >/dev/null; then
   echo "kea-root.sh: installing debootstrap" >&2
   apt-get update -qq
