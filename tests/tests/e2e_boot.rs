@@ -17,8 +17,9 @@ use cisco_tftp_tests::config::Dhcp4Config;
 use cisco_tftp_tests::dhcp::Transport;
 use cisco_tftp_tests::firmware::{self, generate, RootSpec, M7921, M7941, M7961, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
+use cisco_tftp_tests::metrics::metric_sum;
 use cisco_tftp_tests::netns::Topology;
-use cisco_tftp_tests::sidecar::{metric_sum, Sidecar};
+use cisco_tftp_tests::sidecar::Sidecar;
 
 const BROKEN_LOAD: &str = "SIP41.9-4-3ES1";
 const MISSING_IMAGE: &str = "apps41.9-4-3ES1.sbn";

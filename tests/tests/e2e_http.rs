@@ -16,8 +16,9 @@ use cisco_tftp_tests::config::Dhcp4Config;
 use cisco_tftp_tests::dhcp::Transport;
 use cisco_tftp_tests::firmware::{self, generate, RootSpec, M7941, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
+use cisco_tftp_tests::metrics::metric_sum;
 use cisco_tftp_tests::netns::Topology;
-use cisco_tftp_tests::sidecar::{metric_sum, Sidecar};
+use cisco_tftp_tests::sidecar::Sidecar;
 use tftp_sidecar::file_class::FileClass;
 
 const P8841: [u8; 6] = [0x00, 0x1e, 0x4a, 0x88, 0x41, 0x10];

@@ -12,7 +12,7 @@
 //!   `tftp_kea_*` values equal Kea's own `statistic-get-all`; a wrong password is reported.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -24,9 +24,11 @@ use serde_json::{json, Value};
 use cisco_tftp_tests::config::Dhcp4Config;
 use cisco_tftp_tests::dhcp::{Client, Phone};
 use cisco_tftp_tests::firmware::M7941;
+use cisco_tftp_tests::http;
 use cisco_tftp_tests::kea::{send_command, KeaServer};
+use cisco_tftp_tests::metrics::metric_value;
 use cisco_tftp_tests::netns::{run_in, Netns, Topology};
-use cisco_tftp_tests::sidecar::{http_get, http_get_in, metric_value, sidecar_binary_path};
+use cisco_tftp_tests::sidecar::{http_get, http_get_in, sidecar_binary_path};
 use tftp_sidecar::kea_stats::PACKETS;
 
 /// `_kea`'s gid on this host (Debian's kea-common creates it).
@@ -497,24 +499,15 @@ fn kea_http(
     })
     .unwrap()
     .unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
+    let request = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         base64(format!("{user}:{password}").as_bytes()),
         body.len()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, body.to_string())
+    );
+    match http::request_on(&mut s, request.as_bytes(), false) {
+        Ok(r) => (r.status, r.text()),
+        Err(_) => (0, String::new()),
+    }
 }
 
 /// Kea of `series` run as `_kea` in its root makes its own socket under the hardening

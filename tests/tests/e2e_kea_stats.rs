@@ -11,8 +11,9 @@ use cisco_tftp_tests::config::Dhcp4Config;
 use cisco_tftp_tests::dhcp::{Client, Phone};
 use cisco_tftp_tests::firmware::{generate, RootSpec, M7921, M7941, M7961, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
+use cisco_tftp_tests::metrics::{metric_sum, metric_value};
 use cisco_tftp_tests::netns::Topology;
-use cisco_tftp_tests::sidecar::{metric_sum, metric_value, Sidecar};
+use cisco_tftp_tests::sidecar::Sidecar;
 use cisco_tftp_tests::tftp::{self, ClientConfig};
 
 fn wait_metric(s: &Sidecar, name: &str, labels: &str, want: f64) -> String {
