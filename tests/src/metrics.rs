@@ -72,6 +72,24 @@ pub fn metric_sum(text: &str, name: &str, must: &[&str]) -> f64 {
         .sum()
 }
 
+/// Scrapes with `scrape` every 100 ms until `name{labels}` is `want` or 10 s have passed;
+/// returns the last scrape (for the assertion's message).
+pub fn wait_metric(
+    mut scrape: impl FnMut() -> String,
+    name: &str,
+    labels: &str,
+    want: f64,
+) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = scrape();
+        if metric_value(&text, name, labels) == Some(want) || std::time::Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 fn parse_line(line: &str) -> Option<Sample> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {

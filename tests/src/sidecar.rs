@@ -47,7 +47,17 @@ pub struct Sidecar {
     _dir: tempfile::TempDir,
 }
 
+/// Where the end-to-end tests' sidecars answer HTTP status (inside their namespace).
+pub const STATUS_ADDR: &str = "127.0.0.1:9169";
+
 impl Sidecar {
+    /// The sidecar as the end-to-end tests run it: TFTP on port 69 of every address of `ns`
+    /// serving `root`, status on [`STATUS_ADDR`]; `extra_toml` is appended to the config.
+    pub fn serve_root(ns: &Netns, root: &Path, extra_toml: &str) -> Result<Sidecar, String> {
+        let toml = format!("root = {root:?}\nlisten = \"0.0.0.0:69\"\n{extra_toml}\n");
+        Sidecar::start(ns, &toml, &[], STATUS_ADDR.parse().unwrap())
+    }
+
     /// Starts `tftp-sidecar --config FILE` in `ns` with `toml` as the config file and extra
     /// flags; waits until `/readyz` at `metrics` answers 200.
     pub fn start(
@@ -108,6 +118,11 @@ impl Sidecar {
     /// The `/metrics` text.
     pub fn metrics_text(&self) -> String {
         self.get("/metrics").map(|(_, b)| b).unwrap_or_default()
+    }
+
+    /// Waits (10 s at most) until `name{labels}` is `want`; returns the last scrape.
+    pub fn wait_metric(&self, name: &str, labels: &str, want: f64) -> String {
+        crate::metrics::wait_metric(|| self.metrics_text(), name, labels, want)
     }
 
     pub fn log_text(&self) -> String {

@@ -6,7 +6,7 @@
 //!
 //! Needs root, `cargo build -p kea-hook` and `cargo build -p tftp-sidecar` (`make test` does).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -72,19 +72,11 @@ fn phones_of_four_models_boot_through_kea_hook_and_sidecar() {
     let kea = KeaServer::start(&topo.server, cfg).expect("kea starts");
 
     // The sidecar in the server namespace, on port 69 like a real TFTP server.
-    let metrics_addr: SocketAddr = "127.0.0.1:9169".parse().unwrap();
-    let toml = format!(
-        "root = {:?}\nlisten = \"0.0.0.0:69\"\n",
-        root_dir.path().to_str().unwrap()
-    );
-    let sidecar = Sidecar::start(&topo.server, &toml, &[], metrics_addr).expect("sidecar starts");
+    let sidecar = Sidecar::serve_root(&topo.server, root_dir.path(), "").expect("sidecar starts");
 
     let lines = Mutex::new(Vec::<String>::new());
     let log = |_: usize, l: &str| lines.lock().unwrap().push(l.to_string());
-    let mut bcfg = BootConfig::new(Transport::Broadcast {
-        iface: link.client_if.clone(),
-    });
-    bcfg.netns = Some(link.ns.name().to_string());
+    let mut bcfg = BootConfig::broadcast_on(link);
     bcfg.keep_data = true;
     bcfg.retry_delay = Duration::from_millis(300);
     let mut phones: Vec<BootPhone> = macs
