@@ -1,6 +1,6 @@
 //! For the HTTP file listener tests: the tests' raw HTTP/1.1 client and metrics parser
 //! (shared with the tests crate, included from `tests/src/`), real-client runners (curl,
-//! wget), the sidecar's status port, metric lookups.
+//! wget), the sidecar's status port, metric lookups. Needs `mod support;` beside it.
 #![allow(dead_code)]
 
 #[path = "../../../tests/src/http.rs"]
@@ -10,33 +10,14 @@ mod metrics_text;
 
 // Each test file uses its own part of these.
 #[allow(unused_imports)]
+pub use crate::support::{have, run};
+#[allow(unused_imports)]
 pub use http::{get, read_reply, Conn, Reply};
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::Command;
-
-pub fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-/// Run a client, panicking with its output when it fails; returns stdout.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run client");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 pub fn curl(url: &str, out: &Path) -> String {
     run(Command::new("timeout")
