@@ -202,8 +202,7 @@ int ck_pkt4_send_view_get(ck_callout_handle* h, int want, ck_pkt4_send_view* out
                     // subnet4_select did not run for this packet (no subnet): not an error.
                 }
                 if (id == SUBNET_UNREADABLE) {
-                    log_exception("ck_pkt4_send_view_get",
-                                  "subnet4_select could not read the subnet");
+                    LOG_ERROR(cisco_tftp_logger, CISCO_TFTP_SUBNET_UNREADABLE);
                     return CK_ERROR;
                 }
             }
@@ -283,7 +282,13 @@ int ck_pkt4_replace_options_shared(ck_pkt4* pkt, const ck_option* const* options
     dhcp::OptionCollection::iterator added[CK_MAX_SHARED_OPTIONS];
     size_t inserted = 0;
     if (n > CK_MAX_SHARED_OPTIONS) {
-        log_exception("ck_pkt4_replace_options_shared", "too many options");
+        try {
+            LOG_ERROR(cisco_tftp_logger, CISCO_TFTP_TOO_MANY_OPTIONS)
+                .arg(n)
+                .arg(static_cast<int>(CK_MAX_SHARED_OPTIONS));
+        } catch (...) {
+            // Logging itself failed: nothing more can be done safely.
+        }
         return CK_ERROR;
     }
     try {
