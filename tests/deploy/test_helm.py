@@ -1088,7 +1088,7 @@ def test_rendered_kea_config_passes_that_series_kea_T(version):
         r = subprocess.run(["chroot", str(root), "kea-dhcp4", "-T", "/etc/kea/kea-dhcp4.conf"],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert "cisco-tftp: loaded" in r.stdout + r.stderr  # the hook's load() ran
+        assert "CISCO_TFTP_LOADED loaded" in r.stdout + r.stderr  # the hook's load() ran
         # Started for real (with the chart's environment): -T does not check the socket's
         # path or its directory's mode, the start does. Kea opens /run/kea/kea4-ctrl-socket.
         env = ["env", "KEA_PIDFILE_DIR=/run/kea", "KEA_LOCKFILE_DIR=none"]
@@ -1096,7 +1096,7 @@ def test_rendered_kea_config_passes_that_series_kea_T(version):
                  "/etc/kea/kea-dhcp4.conf", "-p", str(_free_port(__import__("socket").SOCK_DGRAM))]
         r = subprocess.run(start, capture_output=True, text=True, timeout=60)
         out = r.stdout + r.stderr
-        assert "DHCP4_STARTED" in out and "cisco-tftp: loaded" in out, out
+        assert "DHCP4_STARTED" in out and "CISCO_TFTP_LOADED" in out, out
         assert "COMMAND_ACCEPTOR_START" in out and "/run/kea/kea4-ctrl-socket" in out, out
         # The same file with the socket elsewhere: this Kea refuses to start (the hardening
         # the chart's schema mirrors).

@@ -9,25 +9,12 @@ use tftp_sidecar::metrics::{Metrics, OriginOutcome, Outcome, Protocol, RejectRea
 use tftp_sidecar::phones::PhoneTable;
 use tftp_sidecar::store::StoreEvents;
 
+#[path = "../../tests/src/metrics.rs"]
+mod metrics_text;
+
 /// `name{k="v",...}` (labels sorted) -> value, from the text exposition format.
 fn parse(text: &str) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let (series, value) = line.rsplit_once(' ').unwrap();
-        let key = match series.split_once('{') {
-            None => series.to_string(),
-            Some((name, labels)) => {
-                let mut l: Vec<&str> = labels.trim_end_matches('}').split(',').collect();
-                l.sort();
-                format!("{name}{{{}}}", l.join(","))
-            }
-        };
-        out.insert(key, value.parse().unwrap());
-    }
-    out
+    metrics_text::series(text)
 }
 
 fn get(m: &BTreeMap<String, f64>, key: &str) -> f64 {
