@@ -12,6 +12,12 @@ what podman cannot play, and says so in its notes:
   publish one host port; a Service would spread phones over them);
 - volumeMounts.subPath (not supported: the whole volume would be mounted) -> a volume of its
   own per subPath, of the same kind;
+- a hostNetwork pod's container ports -> dropped (podman would make port mappings of them,
+  which it refuses on the host's network; the process binds the node's ports itself);
+- init containers -> podman's type "always" (kept, exited, after they ran: podman 4.3's removal
+  of a "once" init container races with its exit and can fail the play);
+- a DaemonSet's template annotations -> dropped on the Pod (podman refuses annotation values
+  over 63 characters on a Pod; the chart's checksum/config only rolls pods on a change);
 - kinds without an API server or operator to act on them are left out: ServiceAccount,
   PodDisruptionBudget, ServiceMonitor/PodMonitor (CRDs of the Prometheus Operator), the
   Grafana dashboard ConfigMap of another namespace is kept (a ConfigMap plays).
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import copy
 
+INIT_TYPE = "io.podman.annotations.init.container.type"
 # Kinds podman 4.3's kube play creates something for.
 PLAYED = {"Pod", "Deployment", "PersistentVolumeClaim", "ConfigMap"}
 # Kinds left out, and why (nothing here would act on them).
@@ -100,6 +107,23 @@ def _split_subpaths(spec: dict, notes: list[str]) -> None:
     spec["volumes"] = spec.get("volumes", []) + list(added.values())
 
 
+def _host_network_ports(spec: dict, notes: list[str]) -> None:
+    """podman 4.3 turns container ports into port mappings, which a pod on the host's network
+    cannot have ("PortMappings can only be used with Bridge"); there the ports are the node's
+    anyway. Named ports that probes use are resolved to their numbers first."""
+    if not spec.get("hostNetwork"):
+        return
+    for c in spec["containers"]:
+        named = {p["name"]: p["containerPort"] for p in c.get("ports", []) if "name" in p}
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            get = c.get(probe, {}).get("httpGet")
+            if get and get.get("port") in named:
+                get["port"] = named[get["port"]]
+        if c.pop("ports", None):
+            notes.append(f"hostNetwork container {c['name']}: ports list dropped (podman would map them; "
+                         "the process binds the node's ports itself)")
+
+
 def convert(docs: list[dict], node_ip: str) -> tuple[list[dict], list[str]]:
     """The documents to feed `podman kube play`, and one note per change or omission."""
     docs = copy.deepcopy(docs)
@@ -110,12 +134,16 @@ def convert(docs: list[dict], node_ip: str) -> tuple[list[dict], list[str]]:
         kind = d["kind"]
         if kind == "DaemonSet":
             tmpl = d["spec"]["template"]
+            # The template's annotations stay behind: podman 4.3 holds a Pod's annotation values
+            # to 63 characters (Kubernetes' limit for labels, not annotations), and the
+            # chart's checksum/config only rolls a DaemonSet's pods on a config change.
             pod = {"apiVersion": "v1", "kind": "Pod",
                    "metadata": {"name": d["metadata"]["name"],
-                                "labels": tmpl["metadata"].get("labels", {}),
-                                "annotations": tmpl["metadata"].get("annotations", {})},
+                                "labels": tmpl["metadata"].get("labels", {})},
                    "spec": tmpl["spec"]}
-            notes.append(f"DaemonSet {d['metadata']['name']} -> Pod (podman 4.3 ignores DaemonSets; one node here)")
+            notes.append(f"DaemonSet {d['metadata']['name']} -> Pod (podman 4.3 ignores DaemonSets; one node "
+                         "here), without the template's annotations (checksum/config: podman refuses "
+                         "annotation values over 63 characters on a Pod)")
             out.append(pod)
         elif kind == "Deployment":
             if d["spec"].get("replicas", 1) > 1:
@@ -136,4 +164,14 @@ def convert(docs: list[dict], node_ip: str) -> tuple[list[dict], list[str]]:
         _split_subpaths(_pod_template(w), notes)
     for s in services:
         _publish(s, workloads, node_ip, notes)
+    for w in workloads:
+        _host_network_ports(_pod_template(w), notes)
+        if _pod_template(w).get("initContainers"):
+            # podman 4.3 removes a "once" init container after it ran, and at times finds it
+            # still "running" then and fails the whole play; "always" keeps it (exited).
+            meta = w["metadata"] if w["kind"] == "Pod" else w["spec"]["template"]["metadata"]
+            meta.setdefault("annotations", {})[INIT_TYPE] = "always"
+            w["metadata"].setdefault("annotations", {})[INIT_TYPE] = "always"
+            notes.append(f"{w['kind']} {w['metadata']['name']}: init containers of type always (kept "
+                         "after they ran; podman 4.3's removal of a 'once' one races with its exit)")
     return out, notes
