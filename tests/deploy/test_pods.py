@@ -4,7 +4,7 @@ played with podman (`podman kube play`, Debian 12's podman 4.3), then phones boo
 Images: built with podman from packaging/docker/ on a debootstrap'd Debian base, from the .deb
 files packaging/build-debs.sh makes (pod_images.py; cached between runs by an inputs label).
 The Kea image is the chart's default series, 3.0 (CISCO_TFTP_PODS_KEA_SERIES=2.2 or 2.6 picks
-another): one Kea series here keeps the run short; the chart's per-series differences are
+another, not run so far): one Kea series here keeps the run short; the chart's per-series differences are
 rendered and checked by test_helm.py on every series.
 
 The network: a namespace `cpods-node` stands for the Kubernetes node (podman runs inside it,
@@ -213,7 +213,9 @@ def podman(*args, env=None, check=True, timeout=300, in_node=False):
 def played(manifest: Path, env: dict, volumes: list[str]):
     before = set(podman("volume", "ls", "-q", env=env).stdout.split())
     try:
-        r = podman("kube", "play", str(manifest), env=env, in_node=True, check=False, timeout=600)
+        # --replace: a pod a killed run left behind is taken down first.
+        r = podman("kube", "play", "--replace", str(manifest), env=env, in_node=True, check=False,
+                   timeout=600)
         assert r.returncode == 0, f"podman kube play failed:\n{r.stdout}\n{r.stderr}"
         yield
     finally:
@@ -355,6 +357,15 @@ def firmware():
 # ---------------------------------------------------------------- the test
 
 
+@pytest.fixture
+def pods_lock():
+    """One session at a time plays these pods (fixed namespace and pod names)."""
+    import fcntl
+    with open("/run/lock/cisco-tftp-pods.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def boot_phones(relay: bool) -> dict:
     how = ["--relay", PHONES, "--server", NODE] if relay else ["--iface", "ph0"]
     r = ns(PHONES_NS, str(PHONE_SIM), "--json", "boot", *how, "--count", "4", "--timeout-ms", "500",
@@ -379,7 +390,7 @@ def metric_sum(text: str, name: str, **labels) -> float:
 
 
 @pytest.mark.parametrize("ci", CI_FILES, ids=[p.name.removesuffix("-values.yaml") for p in CI_FILES])
-def test_chart_pods_boot_phones(ci, images, firmware, tmp_path):
+def test_chart_pods_boot_phones(ci, images, firmware, tmp_path, pods_lock):
     t0 = time.monotonic()
     values = yaml.safe_load(ci.read_text()) or {}
     mode = values.get("mode", "sidecar-service")
