@@ -376,6 +376,22 @@ def boot_phones(relay: bool) -> dict:
         raise AssertionError(f"phone-sim: {r.returncode}\n{r.stdout}\n{r.stderr}")
 
 
+TFTP_REPLY_SOURCE = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0)); s.settimeout(3)
+s.sendto(b"\0\1XMLDefault.cnf.xml\0octet\0", (sys.argv[2], 69))
+data, src = s.recvfrom(2048)
+s.sendto(struct.pack("!HH", 5, 0) + b"done\0", src)  # ERROR: stop the transfer
+print(f"{src[0]}:{src[1]} {struct.unpack('!H', data[:2])[0]}")
+"""
+
+
+def tftp_reply_source() -> str:
+    """Where a phone sees the first DATA come from (address:port, opcode)."""
+    return ns(PHONES_NS, "python3", "-c", TFTP_REPLY_SOURCE, PHONES, NODE).stdout.strip()
+
+
 def metrics() -> str:
     return ns(PHONES_NS, "curl", "-sf", f"http://{NODE}:9169/metrics").stdout
 
@@ -423,6 +439,10 @@ def test_chart_pods_boot_phones(ci, images, firmware, tmp_path, pods_lock):
             for line in check_security(spec, pod, env):
                 print("  ", line)
 
+            if not spec.get("hostNetwork"):
+                # Behind the Service's NAT only single-port replies find their way back as
+                # Kubernetes does it: from the Service's address and port 69.
+                assert tftp_reply_source() == f"{NODE}:69 3", tftp_reply_source()
             result = boot_phones(relay=(mode == "kea-relay"))
             summary = result["summary"]
             failures = {p["name"]: (p["failure"], p["transcript"][-5:]) for p in result["phones"] if p["failure"]}
