@@ -18,6 +18,8 @@ what podman cannot play, and says so in its notes:
   of a "once" init container races with its exit and can fail the play);
 - a DaemonSet's template annotations -> dropped on the Pod (podman refuses annotation values
   over 63 characters on a Pod; the chart's checksum/config only rolls pods on a change);
+- a claim the chart names but does not render (an existing claim) -> a PersistentVolumeClaim
+  for it, as the cluster's admin would have made;
 - kinds without an API server or operator to act on them are left out: ServiceAccount,
   PodDisruptionBudget, ServiceMonitor/PodMonitor (CRDs of the Prometheus Operator), the
   Grafana dashboard ConfigMap of another namespace is kept (a ConfigMap plays).
@@ -160,8 +162,20 @@ def convert(docs: list[dict], node_ip: str) -> tuple[list[dict], list[str]]:
         else:
             raise ValueError(f"{kind} {d['metadata']['name']}: no rule for this kind (add one to kube_to_podman.py)")
     workloads = [d for d in out if d["kind"] in ("Pod", "Deployment")]
+    claims = {d["metadata"]["name"] for d in out if d["kind"] == "PersistentVolumeClaim"}
     for w in workloads:
         _split_subpaths(_pod_template(w), notes)
+        for v in _pod_template(w).get("volumes", []):
+            claim = v.get("persistentVolumeClaim", {}).get("claimName")
+            if claim and claim not in claims:
+                # An existing claim the chart only names: the cluster's admin made it before.
+                out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                            "metadata": {"name": claim},
+                            "spec": {"accessModes": ["ReadWriteOnce"],
+                                     "resources": {"requests": {"storage": "1Gi"}}}})
+                claims.add(claim)
+                notes.append(f"PersistentVolumeClaim {claim} (existing, not rendered by the chart) "
+                             "added, as the cluster's admin would have made it")
     for s in services:
         _publish(s, workloads, node_ip, notes)
     for w in workloads:

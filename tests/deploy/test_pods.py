@@ -30,7 +30,7 @@ Per values file:
 
 Test-only values (an overlay on each ci file, printed): the images' repository, the phones'
 subnet and the hook's server lists (the node's address instead of example addresses), the
-origin URL and hostPath root (this test's).
+origin URL (also where the values leave the root empty) and hostPath root (this test's).
 """
 
 from __future__ import annotations
@@ -317,8 +317,10 @@ def overlay_values(values: dict, images: dict, root: Path, origin_url: str) -> d
             for name in hp.get(key, {}):
                 hp[key][name] = [NODE]
         v["kea"]["subnets"] = [{"id": 31, "subnet": SUBNET, "pools": [{"pool": POOL}]}]
-    if v.get("origin", {}).get("url"):
-        v["origin"]["url"] = origin_url
+    # The files come from this test's origin where the values name one or leave the root
+    # empty (tftpRoot emptyDir or none: "use with origin.url").
+    if v.get("origin", {}).get("url") or v.get("tftpRoot", {}).get("type", "emptyDir") in ("emptyDir", "none"):
+        v.setdefault("origin", {})["url"] = origin_url
     if v.get("tftpRoot", {}).get("type") == "hostPath":
         v["tftpRoot"]["hostPath"] = str(root)
     return v
