@@ -14,8 +14,9 @@ what podman cannot play, and says so in its notes:
   own per subPath, of the same kind;
 - a hostNetwork pod's container ports -> dropped (podman would make port mappings of them,
   which it refuses on the host's network; the process binds the node's ports itself);
-- init containers -> podman's type "always" (kept, exited, after they ran: podman 4.3's removal
-  of a "once" init container races with its exit and can fail the play);
+- init containers -> podman's type "always" (kept, exited, after they ran: podman 4.3 here
+  sees an init container's exit only after a 20 s conmon wait, so a Kea pod takes ~25 s to
+  start, and its removal of a "once" one then races with that exit and can fail the play);
 - a DaemonSet's template annotations -> dropped on the Pod (podman refuses annotation values
   over 63 characters on a Pod; the chart's checksum/config only rolls pods on a change);
 - a claim the chart names but does not render (an existing claim) -> a PersistentVolumeClaim
@@ -181,8 +182,9 @@ def convert(docs: list[dict], node_ip: str) -> tuple[list[dict], list[str]]:
     for w in workloads:
         _host_network_ports(_pod_template(w), notes)
         if _pod_template(w).get("initContainers"):
-            # podman 4.3 removes a "once" init container after it ran, and at times finds it
-            # still "running" then and fails the whole play; "always" keeps it (exited).
+            # podman 4.3 here notices an init container's exit only when its 20 s conmon wait
+            # runs out ("Exceeded conmon timeout"), may then find a "once" one still "running"
+            # when it removes it, and fails the whole play; "always" keeps it (exited).
             meta = w["metadata"] if w["kind"] == "Pod" else w["spec"]["template"]["metadata"]
             meta.setdefault("annotations", {})[INIT_TYPE] = "always"
             w["metadata"].setdefault("annotations", {})[INIT_TYPE] = "always"
