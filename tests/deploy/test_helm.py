@@ -8,7 +8,7 @@ probes, checksum annotations. Where the tools are on the machine, the rendered K
 configurations are also fed to the real kea-dhcp4 -t, cisco-tftp-check and
 tftp-sidecar --check-config.
 
-Not exercised here: a live cluster (no install, no pods, no Service NAT), image builds.
+Not exercised here: a live cluster (the pods run under podman in test_pods.py).
 """
 
 from __future__ import annotations
