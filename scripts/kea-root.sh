@@ -14,9 +14,10 @@ root=$(kea_root "$series")
 if [ "$suite" = host ]; then echo /; exit 0; fi
 
 MIRROR=${KEA_ROOT_MIRROR:-http://deb.debian.org/debian}
-# Kea with headers and perfdhcp; what the shim and bindgen need; valgrind for bench-hook.
+# Kea with headers and perfdhcp; what the shim and bindgen need; valgrind for bench-hook;
+# dpkg-dev for cargo-deb's `$auto` Depends (dpkg-shlibdeps, run in the root).
 PACKAGES="kea-dhcp4-server kea-dev kea-admin libboost-dev libclang-dev clang g++ pkg-config
-iproute2 valgrind ca-certificates"
+iproute2 valgrind ca-certificates dpkg-dev"
 stamp_want=$(printf '%s %s %s\n' "$suite" "$MIRROR" "$PACKAGES" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$root/.cisco-tftp-root" 2>/dev/null)" = "$stamp_want" ]; then
   echo "$root"
