@@ -7,8 +7,8 @@
 #
 # The host's series builds on the host into target/ as usual. Any other series builds inside
 # its Debian root (scripts/kea-root.sh), against that root's Kea headers and libraries, with
-# this machine's Rust tool chain and crate cache bind-mounted in a private mount namespace
-# (nothing stays mounted afterwards). kea-hook-sys/build.rs reads the series from the headers.
+# this machine's Rust tool chain and crate cache (scripts/in-kea-root.sh). kea-hook-sys/build.rs
+# reads the series from the headers.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -33,24 +33,9 @@ if [ "$suite" = host ]; then
   exit 0
 fi
 
-root=$("$here/kea-root.sh" "$series")
 target="$repo/target/kea-$series"
-cargo_home=${CARGO_HOME:-$HOME/.cargo}
-rustup_home=${RUSTUP_HOME:-$HOME/.rustup}
 # Inside the root there is no network: every crate must be in the host's cache first.
 (cd "$repo" && "$CARGO" fetch >&2)
-
-# The same absolute paths inside the root as outside, so messages and paths agree.
-unshare --mount --propagation private -- bash -euo pipefail -c '
-  root=$1 repo=$2 cargo_home=$3 rustup_home=$4 target=$5 profile=$6; shift 6
-  for d in "$repo" "$cargo_home" "$rustup_home"; do
-    mkdir -p "$root$d"
-    mount --bind "$d" "$root$d"
-  done
-  mount -t proc proc "$root/proc"
-  exec chroot "$root" env -i PATH="$cargo_home/bin:/usr/bin:/bin:/usr/sbin:/sbin" HOME="$HOME" \
-    CARGO_HOME="$cargo_home" RUSTUP_HOME="$rustup_home" CARGO_TARGET_DIR="$target" \
-    bash -c "cd \"$repo\" && cargo build --offline \"\$@\" -p kea-hook --lib --bin cisco-tftp-check" \
-    build "$@"
-' build-hook "$root" "$repo" "$cargo_home" "$rustup_home" "$target" "$profile" "${cargo_args[@]}" >&2
+CARGO_TARGET_DIR="$target" "$here/in-kea-root.sh" "$series" \
+  cargo build --offline "${cargo_args[@]}" -p kea-hook --lib --bin cisco-tftp-check >&2
 echo "$target/$profile"

@@ -2,8 +2,9 @@
 # The Kea release series this project builds and tests, and where each one comes from.
 # Sourced by kea-root.sh, the Makefile's per-series targets and demo.sh.
 #
-# Adding a Kea release series is one line here: "SERIES DEBIAN-SUITE". `host` means the
-# machine's own Kea (Debian 12: 2.2); any other suite is a root made by debootstrap
+# Adding a Kea release series is one line here: "SERIES DEBIAN-SUITE" (and its package's
+# cargo-deb variant, [package.metadata.deb.variants.kea-SERIES] in kea-hook/Cargo.toml). `host`
+# means the machine's own Kea (Debian 12: 2.2); any other suite is a root made by debootstrap
 # (scripts/kea-root.sh) and cached outside the repository.
 KEA_SERIES_TABLE="
 2.2 host

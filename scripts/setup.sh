@@ -15,7 +15,8 @@ PACKAGES=(
   wget
   # Prometheus for the dashboard tests; valgrind for the instruction-count benchmark.
   prometheus valgrind python3 python3-venv
-  # Package and Ansible tests: dpkg-deb/readelf, systemd-analyze, the apt module's bindings.
+  # Package and Ansible tests: dpkg-deb/dpkg-shlibdeps (cargo-deb), strip/readelf,
+  # systemd-analyze, the apt module's bindings.
   dpkg-dev binutils systemd python3-apt
   # The chart's pods (tests/deploy/test_pods.py): podman 4.3 with runc (crun refuses this
   # machine's cgroup layout), catatonit for the pods' local pause image (no registry pulls),
@@ -50,6 +51,13 @@ done
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found. Install Rust (rustup, stable >= 1.77) and re-run." >&2
   exit 1
+fi
+
+# cargo-deb builds the Debian packages (packaging/build-debs.sh); compiled once from crates.io
+# (about 3 minutes on 2 busy cores), skipped when present.
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-deb (cargo install, a few minutes)"
+  cargo install cargo-deb --locked
 fi
 
 # Python tools for the deployment tests, in a project-local virtualenv; reinstalled only when
