@@ -33,6 +33,8 @@ pub struct Settings {
     pub kea: Vec<crate::kea_stats::KeaConfig>,
     /// Runtime worker threads (0: one per CPU).
     pub threads: usize,
+    /// The operator's page (`[page]`).
+    pub page: crate::page::PageConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +118,9 @@ pub struct FileConfig {
     /// Cache and origin settings (see `store::StoreConfig`).
     #[serde(default)]
     store: Option<StoreConfig>,
+    /// The operator's page (see `page::PageConfig`).
+    #[serde(default)]
+    page: Option<crate::page::PageConfig>,
 }
 
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -389,6 +394,8 @@ pub fn resolve(cli: &Cli, mut f: FileConfig) -> Result<Settings, ConfigError> {
         }
     }
     crate::kea_stats::validate_all(&kea).map_err(|e| key_err("kea", e))?;
+    let page = f.page.unwrap_or_default();
+    page.validate().map_err(|e| key_err("page", e))?;
 
     Ok(Settings {
         server: ServerConfig {
@@ -410,6 +417,7 @@ pub fn resolve(cli: &Cli, mut f: FileConfig) -> Result<Settings, ConfigError> {
         drain_deadline,
         kea,
         threads: cli.threads.or(f.threads).unwrap_or(1),
+        page,
     })
 }
 

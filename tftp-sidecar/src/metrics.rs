@@ -12,24 +12,8 @@ use prometheus::{
 use crate::file_class::FileClass;
 use crate::phones::{PhoneTable, DEFAULT_CAPACITY};
 
-/// Which listener served a transfer: every transfer metric carries it as `protocol`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    Tftp,
-    /// The phone-file HTTP listener (TCP 6970), not the status listener.
-    Http,
-}
-
-impl Protocol {
-    pub const ALL: [Protocol; 2] = [Protocol::Tftp, Protocol::Http];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tftp => "tftp",
-            Protocol::Http => "http",
-        }
-    }
-}
+/// Which listener served a transfer: defined with the engine's events, re-exported here.
+pub use crate::server::events::Protocol;
 
 /// How a transfer ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -196,7 +180,7 @@ pub struct Metrics {
     negative_hits: IntCounter,
     origin_requests: IntCounterVec,
     origin_duration: Histogram,
-    phones: PhoneTable,
+    phones: std::sync::Arc<PhoneTable>,
     /// Kea statistics sources, for `/readyz` (set once at start-up).
     kea: std::sync::OnceLock<Vec<std::sync::Arc<crate::kea_stats::KeaStats>>>,
 }
@@ -412,10 +396,12 @@ impl Metrics {
             negative_hits,
             origin_requests,
             origin_duration,
-            phones: PhoneTable::new(phone_capacity)
-                .with_gauge(tracked)
-                .with_unfinished_gauge(unfinished)
-                .with_protocol_gauges(phones_by_protocol, fell_back),
+            phones: std::sync::Arc::new(
+                PhoneTable::new(phone_capacity)
+                    .with_gauge(tracked)
+                    .with_unfinished_gauge(unfinished)
+                    .with_protocol_gauges(phones_by_protocol, fell_back),
+            ),
             kea: std::sync::OnceLock::new(),
         }
     }
@@ -509,7 +495,9 @@ impl Metrics {
         self.http_connections.dec();
     }
 
-    pub fn phones(&self) -> &PhoneTable {
+    /// The phone table, whose gauges live in this registry. It listens to transfers itself:
+    /// wire it to the engine's events beside the metrics (`server::events::Both`).
+    pub fn phones(&self) -> &std::sync::Arc<PhoneTable> {
         &self.phones
     }
 
