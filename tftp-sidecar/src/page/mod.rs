@@ -91,3 +91,19 @@ impl Page {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_table_reads_both_spellings_and_refuses_nonsense_naming_the_key() {
+        let c: PageConfig = toml::from_str("stuck-after = 60\nrefresh = 2").unwrap();
+        assert_eq!(c.stuck_after(), Duration::from_secs(60));
+        assert_eq!((c.refresh, c.check_interval), (2.0, 10.0));
+        assert!(c.validate().is_ok());
+        let bad: PageConfig = toml::from_str("stuck_after = 0").unwrap();
+        assert!(bad.validate().unwrap_err().contains("page.stuck_after"));
+        assert!(toml::from_str::<PageConfig>("stuck = 1").is_err());
+    }
+}

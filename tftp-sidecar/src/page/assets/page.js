@@ -11,16 +11,23 @@
   var every = parseInt(document.body.getAttribute("data-refresh-ms"), 10) || 5000;
   var inFlight = false;
   var timer = null;
+  // Only the answer to the newest request is shown (a filter typed while a refresh is out).
+  var latest = 0;
 
   function refresh() {
     if (inFlight) return;
     inFlight = true;
-    fetch("/page/fragment" + window.location.search, { cache: "no-store" })
+    var mine = ++latest;
+    // A request that never answers must not stop the refreshes: give up after a while.
+    var abort = window.AbortController ? new AbortController() : null;
+    var limit = setTimeout(function () { if (abort) abort.abort(); }, Math.max(3 * every, 10000));
+    fetch("/page/fragment" + window.location.search, { cache: "no-store", signal: abort ? abort.signal : undefined })
       .then(function (r) {
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.text();
       })
       .then(function (html) {
+        if (mine !== latest) return;
         main.innerHTML = html;
         status.textContent = "Updated " + new Date().toLocaleTimeString() + "; refreshes every " + every / 1000 + " s.";
         document.body.setAttribute("data-refreshed", String(Date.now()));
@@ -28,7 +35,10 @@
       .catch(function (e) {
         status.textContent = "Refresh failed (" + e.message + "); retrying.";
       })
-      .then(function () { inFlight = false; });
+      .then(function () {
+        clearTimeout(limit);
+        if (mine === latest) inFlight = false;
+      });
   }
 
   function applyFilter() {
