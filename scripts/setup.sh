@@ -17,6 +17,8 @@ PACKAGES=(
   prometheus valgrind python3 python3-venv
   # Package and Ansible tests: dpkg-deb/readelf, systemd-analyze, the apt module's bindings.
   dpkg-dev binutils systemd python3-apt
+  # The operator's page in a real browser (tests/tests/e2e_page.rs, tests/browser/).
+  chromium chromium-driver
 )
 
 SUDO=""
