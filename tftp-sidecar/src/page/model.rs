@@ -157,13 +157,9 @@ pub struct Progress {
 impl Progress {
     /// 0..=100, when the total is known.
     pub fn percent(&self) -> Option<u64> {
-        self.total.map(|t| {
-            if t == 0 {
-                100
-            } else {
-                (self.fetched.min(t) * 100) / t
-            }
-        })
+        // A load of 0 bytes is all there.
+        self.total
+            .map(|t| (self.fetched.min(t) * 100).checked_div(t).unwrap_or(100))
     }
 }
 
