@@ -11,7 +11,7 @@
 //! selenium in .venv (`scripts/setup.sh`; `make test` does all of it). Runs in the host's
 //! pass of `make test` only: the page does not depend on the Kea series.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use cisco_tftp_tests::config::Dhcp4Config;
 use cisco_tftp_tests::dhcp::Transport;
 use cisco_tftp_tests::firmware::{self, generate, RootSpec, M7941, M7961, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
-use cisco_tftp_tests::netns::Topology;
+use cisco_tftp_tests::netns::{Netns, Topology};
 use cisco_tftp_tests::sidecar::Sidecar;
 
 const BROKEN_LOAD: &str = "SIP41.9-4-3ES1";
@@ -278,4 +278,103 @@ fn the_operators_page_in_a_real_browser() {
         sidecar.log_text()
     );
     eprintln!("e2e_page took {:?}", started.elapsed());
+}
+
+/// 10,000 phones (each a real RRQ for its `SEP<MAC>.cnf.xml`, one in ten of them served):
+/// the browser gets one page of 100 rows in a bounded document, counts over all 10,000, and
+/// pages and filters through them.
+#[test]
+fn ten_thousand_phones_in_the_browser() {
+    if std::env::var("KEA_SERIES").is_ok_and(|s| !s.is_empty()) {
+        eprintln!("run in the host's pass (KEA_SERIES unset): the page does not depend on Kea");
+        return;
+    }
+    let python = repo().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} missing: run scripts/setup.sh",
+        python.display()
+    );
+    let ns = Netns::new("page10k").expect("namespace");
+    let root = tempfile::tempdir().unwrap();
+    const N: u32 = 10_000;
+    let mac = |i: u32| format!("00BB{i:08X}");
+    for i in (0..N).step_by(10) {
+        std::fs::write(
+            root.path().join(format!("SEP{}.cnf.xml", mac(i))),
+            b"<device/>",
+        )
+        .unwrap();
+    }
+    let metrics_addr: SocketAddr = "127.0.0.1:9169".parse().unwrap();
+    let toml = format!(
+        "root = {:?}\nlisten = \"127.0.0.1:69\"\nhttp_listen = \"off\"\n[page]\nphone_capacity = {N}\n",
+        root.path().to_str().unwrap()
+    );
+    let sidecar = Sidecar::start(&ns, &toml, &[], metrics_addr).expect("sidecar starts");
+    let t = Instant::now();
+    let answered = ns
+        .run(move || {
+            let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut buf = [0u8; 1024];
+            let mut answered = 0;
+            for i in 0..N {
+                let rrq = tftp_sidecar::packet::Packet::Rrq(tftp_sidecar::packet::Request {
+                    filename: format!("SEP{}.cnf.xml", mac(i)).into_bytes(),
+                    mode: "octet".into(),
+                    options: Vec::new(),
+                })
+                .encode();
+                sock.send_to(&rrq, "127.0.0.1:69").unwrap();
+                // One at a time (the session cap would refuse a flood): DATA (then ACK it) or
+                // ERROR 1 is the answer.
+                if let Ok((n, from)) = sock.recv_from(&mut buf) {
+                    answered += 1;
+                    if buf[..n].starts_with(&[0, 3]) {
+                        let ack = tftp_sidecar::packet::Packet::Ack(1).encode();
+                        sock.send_to(&ack, from).unwrap();
+                    }
+                }
+            }
+            answered
+        })
+        .unwrap();
+    assert_eq!(answered, N, "every request answered");
+    eprintln!("{N} requests in {:?}", t.elapsed());
+    // The last ACKs land a moment later.
+    let mut tracked = 0.0;
+    for _ in 0..50 {
+        tracked = cisco_tftp_tests::sidecar::metric_value(
+            &sidecar.metrics_text(),
+            "tftp_phones_tracked",
+            "",
+        )
+        .unwrap_or(0.0);
+        if tracked == N as f64 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(tracked, N as f64);
+
+    let artifacts = repo().join("target/test-artifacts/page-10k");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let out = ns
+        .command(python.to_str().unwrap())
+        .arg(repo().join("tests/browser/operator_page.py"))
+        .args(["--url", &format!("http://{metrics_addr}")])
+        .args(["--bulk", &N.to_string()])
+        .args(["--bulk-mac", &mac(4321)])
+        .args(["--artifacts", artifacts.to_str().unwrap()])
+        .output()
+        .expect("the browser script runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    assert!(out.status.success(), "browser checks failed:\n{text}");
 }

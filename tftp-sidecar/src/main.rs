@@ -106,7 +106,7 @@ enum Fatal {
 
 async fn run(settings: Settings) -> Result<(), Fatal> {
     let stop = shutdown::signal();
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::with_phone_capacity(settings.page.phone_capacity));
     if !settings.kea.is_empty() {
         let sources = tftp_sidecar::kea_stats::start_all(&settings.kea, metrics.registry())
             .map_err(|e| Fatal::Config(format!("config key `kea`: {e}")))?;

@@ -94,7 +94,7 @@ async fn ten_thousand_phones_render_in_pages_of_bounded_size() {
     assert_eq!(status, 200);
     assert_eq!(rows(&body), 100, "one page of rows");
     assert!(
-        body.len() < 200_000,
+        body.len() < 100_000,
         "page of {} bytes for 10,000 phones",
         body.len()
     );

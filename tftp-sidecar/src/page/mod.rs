@@ -37,6 +37,10 @@ pub struct PageConfig {
     pub check_interval: f64,
     /// Seconds between the page's own refreshes in the browser.
     pub refresh: f64,
+    /// Phones the recently-seen table holds (for the page, `/api/v1/phones` and the
+    /// `tftp_phones_*` gauges); the least recently seen is dropped first.
+    #[serde(alias = "phone-capacity")]
+    pub phone_capacity: usize,
 }
 
 impl Default for PageConfig {
@@ -45,13 +49,21 @@ impl Default for PageConfig {
             stuck_after: 300.0,
             check_interval: 10.0,
             refresh: 5.0,
+            phone_capacity: crate::phones::DEFAULT_CAPACITY,
         }
     }
 }
 
 impl PageConfig {
-    /// Every value must be a positive number of seconds, at most a day.
+    /// Every time must be a positive number of seconds, at most a day; the table must hold
+    /// 1 to 1,000,000 phones.
     pub fn validate(&self) -> Result<(), String> {
+        if !(1..=1_000_000).contains(&self.phone_capacity) {
+            return Err(format!(
+                "page.phone_capacity: {} is not in 1..=1000000",
+                self.phone_capacity
+            ));
+        }
         for (key, v) in [
             ("page.stuck_after", self.stuck_after),
             ("page.check_interval", self.check_interval),
@@ -105,5 +117,7 @@ mod tests {
         let bad: PageConfig = toml::from_str("stuck_after = 0").unwrap();
         assert!(bad.validate().unwrap_err().contains("page.stuck_after"));
         assert!(toml::from_str::<PageConfig>("stuck = 1").is_err());
+        let big: PageConfig = toml::from_str("phone_capacity = 0").unwrap();
+        assert!(big.validate().unwrap_err().contains("page.phone_capacity"));
     }
 }

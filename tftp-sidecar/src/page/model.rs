@@ -20,6 +20,10 @@ use crate::server::events::Outcome;
 
 /// Rows per page: the page's size stays bounded however many phones are tracked.
 pub const PER_PAGE: usize = 100;
+/// Check problems and warnings shown, at most (those with phones stuck on them first); the
+/// page says how many more `tftp-sidecar check` lists.
+pub const MAX_PROBLEMS: usize = 50;
+pub const MAX_WARNINGS: usize = 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum State {
@@ -231,8 +235,12 @@ pub struct PageView {
     pub pages: usize,
     pub capacity: usize,
     pub check_status: String,
+    /// At most [`MAX_PROBLEMS`], most phones on them first.
     pub problems: Vec<ProblemRow>,
+    pub problems_total: usize,
+    /// At most [`MAX_WARNINGS`].
     pub warnings: Vec<String>,
+    pub warnings_total: usize,
     pub definitions: Vec<(State, String)>,
     pub generated_at: String,
 }
@@ -283,7 +291,7 @@ pub fn build(
         .skip((page - 1) * PER_PAGE)
         .take(PER_PAGE)
         .collect();
-    let problems = check
+    let mut problems: Vec<ProblemRow> = check
         .problems
         .iter()
         .map(|(text, file)| ProblemRow {
@@ -295,6 +303,9 @@ pub fn build(
                 .unwrap_or(0),
         })
         .collect();
+    // Stable: the check's order among problems with as many phones on them.
+    problems.sort_by(|a, b| b.phones_on_it.cmp(&a.phones_on_it));
+    problems.truncate(MAX_PROBLEMS);
     PageView {
         counts,
         matching,
@@ -305,7 +316,9 @@ pub fn build(
         capacity,
         check_status: check.status.clone(),
         problems,
-        warnings: check.warnings.clone(),
+        problems_total: check.problems.len(),
+        warnings: check.warnings.iter().take(MAX_WARNINGS).cloned().collect(),
+        warnings_total: check.warnings.len(),
         definitions: definitions(stuck_after),
         generated_at: rfc3339(now),
     }
@@ -725,6 +738,34 @@ mod tests {
         let v = build(&recs, &facts, &q, now, MIN5, 1000);
         assert_eq!(v.matching, 1);
         assert_eq!(v.rows[0].mac, "00000000000A");
+    }
+
+    #[test]
+    fn problems_with_phones_on_them_come_first_and_the_lists_are_bounded() {
+        let mut facts = CheckFacts::default();
+        for i in 0..200 {
+            facts
+                .problems
+                .push((format!("problem {i}"), Some(format!("f{i}.sbn"))));
+            facts.warnings.push(format!("warning {i}"));
+        }
+        let t = table_with(&[
+            (CFG, 1, Outcome::Completed),
+            ("f150.sbn", 0, Outcome::NotFound),
+        ]);
+        let v = build(
+            &t.records(),
+            &facts,
+            &Query::default(),
+            SystemTime::now(),
+            MIN5,
+            16,
+        );
+        assert_eq!((v.problems.len(), v.problems_total), (MAX_PROBLEMS, 200));
+        assert_eq!((v.warnings.len(), v.warnings_total), (MAX_WARNINGS, 200));
+        assert_eq!(v.problems[0].text, "problem 150");
+        assert_eq!(v.problems[0].phones_on_it, 1);
+        assert_eq!(v.problems[1].text, "problem 0");
     }
 
     #[test]

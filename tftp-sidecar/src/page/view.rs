@@ -296,7 +296,11 @@ struct MainTemplate {
     next: String,
     check_status: String,
     problems: Vec<ProblemView>,
+    /// Problems and warnings not shown (the lists are bounded).
+    more_problems: usize,
     warnings: Vec<String>,
+    warnings_total: usize,
+    more_warnings: usize,
     definitions: Vec<(&'static str, String)>,
     generated_at: String,
     q: String,
@@ -386,7 +390,10 @@ impl MainTemplate {
                     phones_on_it: p.phones_on_it,
                 })
                 .collect(),
+            more_problems: v.problems_total - v.problems.len(),
             warnings: v.warnings.clone(),
+            warnings_total: v.warnings_total,
+            more_warnings: v.warnings_total - v.warnings.len(),
             definitions: v
                 .definitions
                 .iter()
