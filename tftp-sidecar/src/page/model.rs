@@ -304,7 +304,7 @@ pub fn build(
         })
         .collect();
     // Stable: the check's order among problems with as many phones on them.
-    problems.sort_by(|a, b| b.phones_on_it.cmp(&a.phones_on_it));
+    problems.sort_by_key(|p| std::cmp::Reverse(p.phones_on_it));
     problems.truncate(MAX_PROBLEMS);
     PageView {
         counts,
