@@ -117,9 +117,9 @@ KEA_LOCKFILE_DIR=$KWORK KEA_PIDFILE_DIR=$KWORK ip netns exec $SRV "${KEA[@]}" -c
   >"$WORK/kea.out" 2>&1 &
 KEA_PID=$!
 HOST_SOCK=$(host "$SOCK")
-for _ in $(seq 1 50); do grep -qs "loaded" "$(host "$HOOK_LOG")" && [ -S "$HOST_SOCK" ] && break; sleep 0.1; done
+for _ in $(seq 1 50); do grep -qs "CISCO_TFTP_LOADED" "$(host "$HOOK_LOG")" && [ -S "$HOST_SOCK" ] && break; sleep 0.1; done
 [ -S "$HOST_SOCK" ] || { echo "demo: Kea did not start:"; cat "$WORK/kea.out" "$(host "$KEA_LOG")"; exit 1; }
-grep -h "loaded" "$(host "$HOOK_LOG")" | sed 's/^.*CISCO_TFTP_INFO /  /'
+grep -h "CISCO_TFTP_LOADED" "$(host "$HOOK_LOG")" | sed 's/^.*CISCO_TFTP_LOADED /  /'
 
 kea_cmd() { # $1 command, $2 arguments JSON (optional)
   python3 - "$HOST_SOCK" "$1" "${2:-}" <<'PY'
@@ -166,7 +166,7 @@ phone "A Windows PC on the LAN: not a phone, so no option 150" \
   --netns $PHONES --iface eth0 --mac 00:50:56:00:00:01 --vendor-class "MSFT 5.0"
 
 step "What the hook logged (kea-dhcp4.cisco-tftp at debug level 40)"
-grep -h "option 150" "$(host "$HOOK_LOG")" | sed 's/^.*CISCO_TFTP_DEBUG cisco-tftp: /  /' | sort -u
+grep -h "CISCO_TFTP_OPTION150" "$(host "$HOOK_LOG")" | sed 's/^.*CISCO_TFTP_OPTION150[_A-Z0-9]* /  /' | sort -u
 
 step "Dry run over Kea's control socket: what would a 7961 at the branch get?"
 kea_cmd cisco-tftp-dry-run '{"vendor-class": "Cisco Systems, Inc. IP Phone CP-7961G", "relay": "10.62.0.1"}'

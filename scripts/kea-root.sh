@@ -14,9 +14,10 @@ root=$(kea_root "$series")
 if [ "$suite" = host ]; then echo /; exit 0; fi
 
 MIRROR=${KEA_ROOT_MIRROR:-http://deb.debian.org/debian}
-# Kea with headers and perfdhcp; what the shim and bindgen need; valgrind for bench-hook.
+# Kea with headers and perfdhcp; what the shim and bindgen need; valgrind for bench-hook;
+# dpkg-dev for cargo-deb's `$auto` Depends (dpkg-shlibdeps, run in the root).
 PACKAGES="kea-dhcp4-server kea-dev kea-admin libboost-dev libclang-dev clang g++ pkg-config
-iproute2 valgrind ca-certificates"
+iproute2 valgrind ca-certificates dpkg-dev"
 stamp_want=$(printf '%s %s %s\n' "$suite" "$MIRROR" "$PACKAGES" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$root/.cisco-tftp-root" 2>/dev/null)" = "$stamp_want" ]; then
   echo "$root"
@@ -27,6 +28,13 @@ if [ "$(id -u)" != 0 ]; then
   echo "kea-root.sh: making a Kea $series root needs root (debootstrap, chroot)" >&2
   exit 1
 fi
+# Two runs making the same root at once (parallel builds) would share one .partial: the
+# second waits for the first and then finds its stamp.
+if [ -z "${KEA_ROOT_LOCKED:-}" ] && command -v flock >/dev/null; then
+  mkdir -p "$(dirname "$root")"
+  KEA_ROOT_LOCKED=1 exec flock "$root.lock" "$0" "$@"
+fi
+
 if ! command -v debootstrap >/dev/null; then
   echo "kea-root.sh: installing debootstrap" >&2
   apt-get update -qq

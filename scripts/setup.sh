@@ -17,6 +17,10 @@ PACKAGES=(
   prometheus valgrind python3 python3-venv
   # Package and Ansible tests: dpkg-deb/readelf, systemd-analyze, the apt module's bindings.
   dpkg-dev binutils systemd python3-apt
+  # The chart's pods (tests/deploy/test_pods.py): podman 4.3 with runc (crun refuses this
+  # machine's cgroup layout), catatonit for the pods' local pause image (no registry pulls),
+  # debootstrap for the images' Debian base, uidmap for podman.
+  podman runc catatonit debootstrap uidmap
   # The operator's page in a real browser (tests/tests/e2e_page.rs, tests/browser/).
   chromium chromium-driver
 )

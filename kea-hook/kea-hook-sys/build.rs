@@ -4,6 +4,11 @@
 use std::env;
 use std::path::{Path, PathBuf};
 
+// The Markdown renderer is for the docs test, not the build.
+#[allow(dead_code)]
+#[path = "src/mes.rs"]
+mod mes;
+
 /// Kea's libraries the shim calls into. `kea-dhcp++` is the 2.x name of the DHCP library; Kea
 /// 3.0 renamed it `kea-dhcp` (see [`dhcp_library`]).
 const KEA_LIBS: &[&str] = &[
@@ -21,6 +26,8 @@ fn main() {
     println!("cargo:rerun-if-changed=shim/shim.h");
     println!("cargo:rerun-if-changed=shim/shim.cc");
     println!("cargo:rerun-if-changed=shim/compat");
+    println!("cargo:rerun-if-changed=shim/{MESSAGE_FILE}");
+    println!("cargo:rerun-if-changed=src/mes.rs");
     println!("cargo:rerun-if-env-changed=KEA_INCLUDE_DIR");
     println!("cargo:rerun-if-env-changed=KEA_LIB_DIR");
 
@@ -51,11 +58,16 @@ fn main() {
         include.join("hooks/hooks.h").display()
     );
 
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    compile_messages(&out_dir);
+
     let mut build = cc::Build::new();
     build
         .cpp(true)
         .file("shim/shim.cc")
         .include("shim")
+        // The generated message table (cisco_tftp_messages.inc).
+        .include(&out_dir)
         .include(&include)
         // After Kea's own headers: fills in what Debian's kea-dev 2.2.0 leaves out.
         .include("shim/compat")
@@ -75,7 +87,7 @@ fn main() {
         println!("cargo:rustc-link-lib=dylib={lib}");
     }
 
-    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("bindings.rs");
+    let out = out_dir.join("bindings.rs");
     // bindgen panics when it cannot load libclang; turn that into an actionable message.
     let generated = std::panic::catch_unwind(|| {
         bindgen::Builder::default()
@@ -95,6 +107,24 @@ fn main() {
              Install it (Debian: apt-get install libclang-dev clang) or set LIBCLANG_PATH.",
         ),
     }
+}
+
+const MESSAGE_FILE: &str = "cisco_tftp_messages.mes";
+
+/// The hook's message file, as the shim's C++ table and as Rust constants (what Kea's
+/// kea-msg-compiler, which Debian does not ship, would make of it).
+fn compile_messages(out_dir: &Path) {
+    let path = Path::new("shim").join(MESSAGE_FILE);
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+    let messages =
+        mes::parse(&source).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+    let write = |name: &str, text: String| {
+        std::fs::write(out_dir.join(name), text)
+            .unwrap_or_else(|e| fail(&format!("cannot write {name}: {e}")))
+    };
+    write("cisco_tftp_messages.inc", mes::cpp_table(&messages));
+    write("messages.rs", mes::rust_consts(&messages));
 }
 
 /// `KEA_HOOKS_VERSION` from hooks.h (`const int KEA_HOOKS_VERSION = 20603;`): the exact Kea

@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::engine::{Decision, Request};
-use crate::kea::{self, CalloutHandle, Level, Pkt4SendView};
+use crate::engine::{Answer, Decision, Request};
+use crate::kea::{self, messages as msg, CalloutHandle, Level, Message, Pkt4SendView};
 use crate::state::{self, HookState};
 
 const DHCPOFFER: u8 = 2;
@@ -54,14 +54,22 @@ fn apply(s: &HookState, view: &Pkt4SendView<'_>, debug: bool) {
             s.counters.skipped_family_disabled(family);
             s.stats.skipped_family_disabled.add(1);
             if debug {
-                log_skip(view, "family disabled", s.engine.family_name(family));
+                log_skip(
+                    view,
+                    msg::CISCO_TFTP_SKIPPED_FAMILY_DISABLED,
+                    s.engine.family_name(family),
+                );
             }
         }
         Decision::NoPolicy { family } => {
             s.counters.skipped_no_policy(family);
             s.stats.skipped_no_policy.add(1);
             if debug {
-                log_skip(view, "no server list applies", s.engine.family_name(family));
+                log_skip(
+                    view,
+                    msg::CISCO_TFTP_SKIPPED_NO_POLICY,
+                    s.engine.family_name(family),
+                );
             }
         }
         Decision::Send(answer) => {
@@ -83,35 +91,43 @@ fn apply(s: &HookState, view: &Pkt4SendView<'_>, debug: bool) {
                 stat.add(1);
             }
             if debug {
-                let mut msg = String::with_capacity(160);
-                let _ = write!(
-                    msg,
-                    "cisco-tftp: {} model {} family {} -> option 150 [",
-                    mac(view.hwaddr()),
-                    answer.model.unwrap_or("-"),
-                    s.engine.family_name(answer.family),
-                );
-                for (i, a) in answer.servers.iter().enumerate() {
-                    let _ = write!(msg, "{}{a}", if i > 0 { ", " } else { "" });
-                }
-                let _ = write!(msg, "] ({})", answer.rule);
-                if let Some(o) = answer.option66 {
-                    let _ = write!(msg, ", option 66 {}", String::from_utf8_lossy(o));
-                }
-                kea::log(Level::Debug, &msg);
+                log_sent(s, view, &answer);
             }
         }
     }
 }
 
-fn log_skip(view: &Pkt4SendView<'_>, why: &str, family: &str) {
-    kea::log(
-        Level::Debug,
-        &format!(
-            "cisco-tftp: {} family {family} skipped: {why}",
-            mac(view.hwaddr())
+fn log_sent(s: &HookState, view: &Pkt4SendView<'_>, answer: &Answer<'_>) {
+    let mut servers = String::with_capacity(64);
+    for (i, a) in answer.servers.iter().enumerate() {
+        let _ = write!(servers, "{}{a}", if i > 0 { ", " } else { "" });
+    }
+    let mac = mac(view.hwaddr());
+    let model = answer.model.unwrap_or("-");
+    let family = s.engine.family_name(answer.family);
+    match answer.option66 {
+        None => kea::log(
+            Level::Debug,
+            msg::CISCO_TFTP_OPTION150_SENT,
+            &[&mac, &model, &family, &servers, &answer.rule],
         ),
-    );
+        Some(o66) => kea::log(
+            Level::Debug,
+            msg::CISCO_TFTP_OPTION150_66_SENT,
+            &[
+                &mac,
+                &model,
+                &family,
+                &servers,
+                &answer.rule,
+                &String::from_utf8_lossy(o66),
+            ],
+        ),
+    }
+}
+
+fn log_skip(view: &Pkt4SendView<'_>, message: Message, family: &str) {
+    kea::log(Level::Debug, message, &[&mac(view.hwaddr()), &family]);
 }
 
 fn mac(hw: &[u8]) -> String {

@@ -8,10 +8,10 @@ use std::net::Ipv4Addr;
 
 use kea_hook_sys as sys;
 
-pub use sys::{ck_callout_handle, ck_library_handle};
+pub use sys::{ck_callout_handle, ck_library_handle, messages, Message};
 
 /// A Kea command handler or callout, as Kea calls it.
-pub type RawCallout = extern "C" fn(*mut ck_callout_handle) -> c_int;
+pub type RawCallout = unsafe extern "C" fn(*mut ck_callout_handle) -> c_int;
 
 /// `KEA_HOOKS_VERSION` of the headers the shim was built against.
 pub fn hooks_version() -> i32 {
@@ -273,12 +273,46 @@ pub fn log_enabled(level: Level) -> bool {
     unsafe { sys::ck_log_enabled(level.raw()) != 0 }
 }
 
-pub fn log(level: Level, msg: &str) {
-    unsafe {
-        sys::ck_log(
-            level.raw(),
-            msg.as_ptr() as *const std::ffi::c_char,
-            msg.len(),
-        )
+/// Logs `message` (an id of `shim/cisco_tftp_messages.mes`) with its arguments, which fill
+/// `%1`, `%2`, ... in the message's text. A wrong number of arguments is a bug in the caller:
+/// Kea would print the text with placeholders left or a warning.
+pub fn log(level: Level, message: Message, args: &[&dyn std::fmt::Display]) {
+    debug_assert_eq!(args.len(), message.args, "arguments of {:?}", message.id);
+    let texts: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let raw: Vec<sys::ck_str> = texts
+        .iter()
+        .map(|t| sys::ck_str {
+            ptr: t.as_ptr() as *const std::ffi::c_char,
+            len: t.len(),
+        })
+        .collect();
+    // SAFETY: the id is a NUL-terminated string of the table the shim registered; the
+    // arguments are borrowed for the call.
+    unsafe { sys::ck_log(level.raw(), message.id.as_ptr(), raw.as_ptr(), raw.len()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every message of the table is logged somewhere (the Rust side or the shim): the
+    /// documented list is the list of what the hook can say.
+    #[test]
+    fn every_message_is_used() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut code = std::fs::read_to_string(dir.join("kea-hook-sys/shim/shim.cc")).unwrap();
+        for entry in std::fs::read_dir(dir.join("src")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("kea.rs") {
+                code += &std::fs::read_to_string(path).unwrap();
+            }
+        }
+        for m in super::messages::ALL {
+            let id = m.id.to_str().unwrap();
+            assert!(
+                code.contains(&format!("{id},")) || code.contains(&format!("{id})")),
+                "{id} is in cisco_tftp_messages.mes but never logged"
+            );
+        }
     }
 }

@@ -1,127 +1,89 @@
-//! `load()` and `unload()`: build the engine from the parameters, publish it, register the
-//! control commands and statistics; on unload, drop everything.
+//! What `load()` and `unload()` do, without the hook plumbing (that is `exports`): build the
+//! engine, its statistics and options from the parameters, publish them; on unload, drop
+//! everything.
 
 use std::ffi::CString;
 use std::sync::Arc;
 
-use crate::counters::Counters;
+use crate::counters::{self, Counters};
 use crate::engine::Engine;
-use crate::kea::{self, Level, LibraryHandle};
+use crate::kea::{self, messages as msg, Level, LibraryHandle};
 use crate::state::{self, HookState, ListOptions, Stats};
-use crate::{counters, exports};
 
-pub const CONFIG_GET: &std::ffi::CStr = c"cisco-tftp-config-get";
-pub const DRY_RUN: &std::ffi::CStr = c"cisco-tftp-dry-run";
-
-/// Returns 0 on success; 1 (with the reason logged) makes Kea reject the configuration.
-pub fn load(handle: &LibraryHandle) -> i32 {
+/// Builds the hook's state from the parameters: the engine, its statistics and prebuilt
+/// options. `None` (the reason logged) makes Kea reject the configuration.
+pub fn load(handle: &LibraryHandle) -> Option<HookState> {
     match kea::process_name() {
         Some(name) if name == "kea-dhcp4" => {}
         other => {
-            kea::log(
-                Level::Error,
-                &format!(
-                    "cisco-tftp: this hook works only in kea-dhcp4, not in {}",
-                    other.as_deref().unwrap_or("an unknown process")
-                ),
-            );
-            return 1;
+            let other = other.unwrap_or_else(|| "an unknown process".into());
+            kea::log(Level::Error, msg::CISCO_TFTP_LOAD_WRONG_PROCESS, &[&other]);
+            return None;
         }
     }
     let Some(params) = handle.parameters_json() else {
-        kea::log(
-            Level::Error,
-            "cisco-tftp: could not read the hook's parameters",
-        );
-        return 1;
+        kea::log(Level::Error, msg::CISCO_TFTP_LOAD_NO_PARAMETERS, &[]);
+        return None;
     };
     let engine = match Engine::from_json(&params) {
         Ok(engine) => engine,
         Err(e) => {
-            kea::log(
-                Level::Error,
-                &format!("cisco-tftp: configuration rejected: {e}"),
-            );
-            return 1;
+            kea::log(Level::Error, msg::CISCO_TFTP_CONFIG_REJECTED, &[&e]);
+            return None;
         }
     };
 
     let Some(stats) = make_stats(&engine) else {
-        kea::log(Level::Error, "cisco-tftp: could not create the statistics");
-        return 1;
+        kea::log(Level::Error, msg::CISCO_TFTP_LOAD_STATS_FAILED, &[]);
+        return None;
     };
     kea::stat_add_named(state::STAT_ERRORS, 0);
 
-    // subnet4_select is needed only to match sites on Kea subnet ids, and only where pkt4_send
-    // does not carry the subnet itself (Kea 2.2); registering it only then keeps that hook
-    // point free for everyone else.
-    let wants_subnet_id = engine.uses_subnet_ids();
-    let wants_addresses = engine.uses_addresses();
-    if wants_subnet_id
-        && !kea::pkt4_send_has_subnet()
-        && !handle.register_callout(c"subnet4_select", exports::subnet4_select)
-    {
-        kea::log(
-            Level::Error,
-            "cisco-tftp: could not register the subnet4_select callout",
-        );
-        return 1;
-    }
+    let Some(options) = make_options(&engine) else {
+        kea::log(Level::Error, msg::CISCO_TFTP_LOAD_OPTIONS_FAILED, &[]);
+        return None;
+    };
 
-    if !handle.register_command(CONFIG_GET, exports::config_get_command)
-        || !handle.register_command(DRY_RUN, exports::dry_run_command)
-    {
-        kea::log(
-            Level::Error,
-            "cisco-tftp: could not register the control commands",
-        );
-        return 1;
-    }
-
-    let mut options = Vec::new();
-    for list in engine.lists() {
-        let option150 = kea::SharedOption::new(150, &list.option150);
-        let option66 = list
-            .option66
-            .as_ref()
-            .map(|o| kea::SharedOption::new(66, o));
-        match (option150, option66) {
-            (Some(option150), None) => options.push(ListOptions {
-                option150,
-                option66: None,
-            }),
-            (Some(option150), Some(Some(o66))) => options.push(ListOptions {
-                option150,
-                option66: Some(o66),
-            }),
-            _ => {
-                kea::log(Level::Error, "cisco-tftp: could not build the options");
-                return 1;
-            }
-        }
-    }
-
-    install_panic_hook();
-    let summary = engine.summary();
-    let counters = Counters::new(&engine);
-    state::publish(Some(Arc::new(HookState {
+    Some(HookState {
+        wants_subnet_id: engine.uses_subnet_ids(),
+        wants_addresses: engine.uses_addresses(),
+        counters: Counters::new(&engine),
         engine,
-        counters,
         stats,
         options,
-        wants_subnet_id,
-        wants_addresses,
-    })));
-    kea::log(Level::Info, &format!("cisco-tftp: loaded: {summary}"));
-    0
+    })
+}
+
+/// Makes `state` the one callouts and commands see.
+pub fn start(state: HookState) {
+    install_panic_hook();
+    let summary = state.engine.summary();
+    state::publish(Some(Arc::new(state)));
+    kea::log(Level::Info, msg::CISCO_TFTP_LOADED, &[&summary]);
 }
 
 pub fn unload() -> i32 {
     state::publish(None);
     // Back to std's own hook: ours lives in this library's code, which is about to go.
     let _ = std::panic::take_hook();
-    kea::log(Level::Info, "cisco-tftp: unloaded");
+    kea::log(Level::Info, msg::CISCO_TFTP_UNLOADED, &[]);
     0
+}
+
+/// One prebuilt option 150 (and 66) per server list.
+fn make_options(engine: &Engine) -> Option<Vec<ListOptions>> {
+    engine
+        .lists()
+        .map(|list| {
+            Some(ListOptions {
+                option150: kea::SharedOption::new(150, &list.option150)?,
+                option66: match &list.option66 {
+                    Some(o) => Some(kea::SharedOption::new(66, o)?),
+                    None => None,
+                },
+            })
+        })
+        .collect()
 }
 
 /// Phone series Cisco sells, plus every non-numeric family (ata, spa, wireless, generic and
@@ -160,6 +122,6 @@ fn make_stats(engine: &Engine) -> Option<Stats> {
 /// for the thread's name (a thread-local with a destructor, which pins the library in memory).
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        kea::log(Level::Error, &format!("cisco-tftp: panic: {info}"));
+        kea::log(Level::Error, msg::CISCO_TFTP_PANIC, &[info]);
     }));
 }

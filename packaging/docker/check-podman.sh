@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds both images with podman on a Debian base made by debootstrap (no registry pulls) and
-# checks them the way Kubernetes will run them. Not part of `make test`: it needs network
+# checks them the way Kubernetes will run them. Not part of `make test` (tests/deploy/test_pods.py
+# builds the same Dockerfiles and plays the chart's pods there): it needs network
 # access to Debian's archive and a few minutes the first time.
 #
 #   apt-get install podman runc debootstrap

@@ -8,7 +8,7 @@ probes, checksum annotations. Where the tools are on the machine, the rendered K
 configurations are also fed to the real kea-dhcp4 -t, cisco-tftp-check and
 tftp-sidecar --check-config.
 
-Not exercised here: a live cluster (no install, no pods, no Service NAT), image builds.
+Not exercised here: a live cluster (the pods run under podman in test_pods.py).
 """
 
 from __future__ import annotations
@@ -775,12 +775,12 @@ def _struct_keys(path: Path, struct: str, pub: bool) -> set[str]:
 
 def test_sidecar_config_keys_follow_the_sidecar_source(chart):
     """The schema's sidecar.config keys are keys of the sidecar's TOML (tftp-sidecar/src/
-    config.rs FileConfig, store/config.rs StoreConfig): the chart never offers a key the sidecar
+    config/mod.rs FileConfig, store/config.rs StoreConfig): the chart never offers a key the sidecar
     would reject. Sidecar keys the chart does not offer yet only warn (extraConfig passes them)."""
     import warnings
 
     sidecar = ROOT / "tftp-sidecar" / "src"
-    file_keys = _struct_keys(sidecar / "config.rs", "FileConfig", pub=False)
+    file_keys = _struct_keys(sidecar / "config" / "mod.rs", "FileConfig", pub=False)
     store_keys = {k.replace("_", "-") for k in _struct_keys(sidecar / "store" / "config.rs", "StoreConfig", pub=True)}
     cfg = chart.schema["properties"]["sidecar"]["properties"]["config"]["properties"]
     chart_managed = {"listen", "root", "port_mode", "port_range", "metrics_listen", "http_listen", "kea"}
@@ -1088,7 +1088,7 @@ def test_rendered_kea_config_passes_that_series_kea_T(version):
         r = subprocess.run(["chroot", str(root), "kea-dhcp4", "-T", "/etc/kea/kea-dhcp4.conf"],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert "cisco-tftp: loaded" in r.stdout + r.stderr  # the hook's load() ran
+        assert "CISCO_TFTP_LOADED loaded" in r.stdout + r.stderr  # the hook's load() ran
         # Started for real (with the chart's environment): -T does not check the socket's
         # path or its directory's mode, the start does. Kea opens /run/kea/kea4-ctrl-socket.
         env = ["env", "KEA_PIDFILE_DIR=/run/kea", "KEA_LOCKFILE_DIR=none"]
@@ -1096,7 +1096,7 @@ def test_rendered_kea_config_passes_that_series_kea_T(version):
                  "/etc/kea/kea-dhcp4.conf", "-p", str(_free_port(__import__("socket").SOCK_DGRAM))]
         r = subprocess.run(start, capture_output=True, text=True, timeout=60)
         out = r.stdout + r.stderr
-        assert "DHCP4_STARTED" in out and "cisco-tftp: loaded" in out, out
+        assert "DHCP4_STARTED" in out and "CISCO_TFTP_LOADED" in out, out
         assert "COMMAND_ACCEPTOR_START" in out and "/run/kea/kea4-ctrl-socket" in out, out
         # The same file with the socket elsewhere: this Kea refuses to start (the hardening
         # the chart's schema mirrors).

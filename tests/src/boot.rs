@@ -84,6 +84,15 @@ pub struct BootConfig {
 }
 
 impl BootConfig {
+    /// Phones on `link` that ask by broadcast, run in the link's client namespace.
+    pub fn broadcast_on(link: &crate::netns::Link) -> BootConfig {
+        let mut c = BootConfig::new(Transport::Broadcast {
+            iface: link.client_if.clone(),
+        });
+        c.netns = Some(link.ns.name().to_string());
+        c
+    }
+
     pub fn new(transport: Transport) -> BootConfig {
         let lease_addr = match &transport {
             Transport::Broadcast { iface } => LeaseAddr::AddTo(iface.clone()),

@@ -9,7 +9,9 @@
 //! - [`http_fetch`]: the HTTP-on-6970 client 78xx/88xx phones try before TFTP
 //! - [`firmware`]: an example TFTP root with placeholder firmware and per-phone configs
 //! - [`boot`]: a phone's whole boot (DHCP, trust lists, config, load, images), many at once
-//! - [`sidecar`]: run the real `tftp-sidecar` in a namespace; HTTP GET and metric parsing
+//! - [`sidecar`]: run the real `tftp-sidecar` in a namespace; HTTP GET from a namespace
+//! - [`http`]: the one raw HTTP/1.1 client of the tests; [`metrics`]: the one `/metrics` parser
+//!   (both shared with `tftp-sidecar`'s tests)
 
 pub mod boot;
 pub mod config;
@@ -17,8 +19,10 @@ pub mod dhcp;
 pub mod firmware;
 pub mod fuzz;
 pub mod ha;
+pub mod http;
 pub mod http_fetch;
 pub mod kea;
+pub mod metrics;
 pub mod netns;
 pub mod sidecar;
 pub mod tftp;

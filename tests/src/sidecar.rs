@@ -1,13 +1,14 @@
-//! Runs the real `tftp-sidecar` binary in a network namespace, and a tiny HTTP/1.0 GET for
-//! its status listener (and Prometheus) from inside a namespace.
+//! Runs the real `tftp-sidecar` binary in a network namespace, and GETs its status listener
+//! (and Prometheus) from inside a namespace.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::http;
 use crate::netns::{run_in, Netns};
 
 /// `$TFTP_SIDECAR_BIN`, else `${CARGO_TARGET_DIR:-<workspace>/target}/debug/tftp-sidecar`.
@@ -46,7 +47,17 @@ pub struct Sidecar {
     _dir: tempfile::TempDir,
 }
 
+/// Where the end-to-end tests' sidecars answer HTTP status (inside their namespace).
+pub const STATUS_ADDR: &str = "127.0.0.1:9169";
+
 impl Sidecar {
+    /// The sidecar as the end-to-end tests run it: TFTP on port 69 of every address of `ns`
+    /// serving `root`, status on [`STATUS_ADDR`]; `extra_toml` is appended to the config.
+    pub fn serve_root(ns: &Netns, root: &Path, extra_toml: &str) -> Result<Sidecar, String> {
+        let toml = format!("root = {root:?}\nlisten = \"0.0.0.0:69\"\n{extra_toml}\n");
+        Sidecar::start(ns, &toml, &[], STATUS_ADDR.parse().unwrap())
+    }
+
     /// Starts `tftp-sidecar --config FILE` in `ns` with `toml` as the config file and extra
     /// flags; waits until `/readyz` at `metrics` answers 200.
     pub fn start(
@@ -109,6 +120,11 @@ impl Sidecar {
         self.get("/metrics").map(|(_, b)| b).unwrap_or_default()
     }
 
+    /// Waits (10 s at most) until `name{labels}` is `want`; returns the last scrape.
+    pub fn wait_metric(&self, name: &str, labels: &str, want: f64) -> String {
+        crate::metrics::wait_metric(|| self.metrics_text(), name, labels, want)
+    }
+
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -129,65 +145,18 @@ impl Drop for Sidecar {
     }
 }
 
-/// HTTP/1.0 GET from inside namespace `ns`: (status, body).
+/// GET from inside namespace `ns`: (status, body).
 pub fn http_get_in(ns: &str, addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
     let stream = run_in(ns, move || {
         TcpStream::connect_timeout(&addr, Duration::from_secs(3))
     })??;
-    http_get_on(stream, addr, path)
+    let r = http::get_on(stream, addr, path)?;
+    Ok((r.status, r.text()))
 }
 
-/// HTTP/1.0 GET in the current namespace.
+/// GET in the current namespace: (status, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
-    http_get_on(stream, addr, path)
-}
-
-fn http_get_on(mut s: TcpStream, addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| io::Error::other(format!("bad HTTP answer: {head}")))?;
-    Ok((status, body.to_string()))
-}
-
-/// The value of the sample `name{labels}` in exposition text (labels as written, e.g.
-/// `class="firmware",outcome="not_found"`; empty for none). `None` if absent.
-pub fn metric_value(text: &str, name: &str, labels: &str) -> Option<f64> {
-    let want = if labels.is_empty() {
-        name.to_string()
-    } else {
-        format!("{name}{{{labels}}}")
-    };
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (k, v) = l.rsplit_once(' ')?;
-        (k == want).then(|| v.parse().ok()).flatten()
-    })
-}
-
-/// Sum of every sample of `name` whose labels contain all of `must` (`k="v"` strings).
-pub fn metric_sum(text: &str, name: &str, must: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            let (n, labels) = match k.split_once('{') {
-                Some((n, rest)) => (n, rest.trim_end_matches('}')),
-                None => (k, ""),
-            };
-            (n == name && must.iter().all(|m| labels.split(',').any(|x| x == *m)))
-                .then(|| v.parse::<f64>().ok())
-                .flatten()
-        })
-        .sum()
+    let r = http::get_on(stream, addr, path)?;
+    Ok((r.status, r.text()))
 }

@@ -14,11 +14,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-const RRQ: u16 = 1;
-const DATA: u16 = 3;
-const ACK: u16 = 4;
-const ERROR: u16 = 5;
-const OACK: u16 = 6;
+use tftp_sidecar::packet::{self, error_packet, Packet};
 
 /// The options a request asks for; all `None`/false is a bare RRQ (79xx phones).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -218,41 +214,43 @@ impl Client {
             match tid {
                 Some(t) if t != from => {
                     // RFC 1350: a packet from a stranger gets ERROR 5; our transfer goes on.
-                    let _ = self
-                        .sock
-                        .send_to(&error_packet(5, "unknown transfer ID"), from);
+                    let _ = self.sock.send_to(
+                        &error_packet(packet::code::UNKNOWN_TID, "unknown transfer ID"),
+                        from,
+                    );
                     continue;
                 }
                 None if from.ip() != server.ip() => continue,
                 _ => {}
             }
-            if n < 4 {
+            // The sidecar's own codec; what it cannot decode is ignored, as garbage is.
+            let Ok(pkt) = Packet::decode(pkt) else {
                 continue;
-            }
-            let op = u16::from_be_bytes([pkt[0], pkt[1]]);
-            match op {
-                ERROR => {
-                    let code = u16::from_be_bytes([pkt[2], pkt[3]]);
-                    let message = String::from_utf8_lossy(&pkt[4..])
-                        .trim_end_matches('\0')
-                        .to_string();
-                    return Err(if code == 1 {
+            };
+            match pkt {
+                Packet::Error { code, message } => {
+                    return Err(if code == packet::code::FILE_NOT_FOUND {
                         TftpError::NotFound(message)
                     } else {
                         TftpError::Server { code, message }
                     });
                 }
-                OACK if tid.is_none() => {
+                Packet::Oack(options) if tid.is_none() => {
                     if opts.is_empty() {
-                        let _ = self
-                            .sock
-                            .send_to(&error_packet(8, "no options asked"), from);
+                        let _ = self.sock.send_to(
+                            &error_packet(packet::code::OPTION_REFUSED, "no options asked"),
+                            from,
+                        );
                         return Err(TftpError::Protocol(
                             "OACK to a request without options".into(),
                         ));
                     }
                     tid = Some(from);
-                    oack = parse_oack(&pkt[2..]);
+                    // Option names are case-insensitive (RFC 2347).
+                    oack = options
+                        .into_iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                        .collect();
                     for (k, v) in &oack {
                         match k.as_str() {
                             "blksize" => blksize = v.parse().unwrap_or(0),
@@ -266,9 +264,10 @@ impl Client {
                     let bad_win =
                         windowsize == 0 || opts.windowsize.is_some_and(|w| windowsize > w);
                     if bad_blk || bad_win {
-                        let _ = self
-                            .sock
-                            .send_to(&error_packet(8, "bad option value"), from);
+                        let _ = self.sock.send_to(
+                            &error_packet(packet::code::OPTION_REFUSED, "bad option value"),
+                            from,
+                        );
                         return Err(TftpError::Protocol(format!("bad OACK {oack:?}")));
                     }
                     set_ack(&mut last_sent, 0);
@@ -276,15 +275,16 @@ impl Client {
                     self.sock.send_to(&last_sent, from)?;
                     tries = 0;
                 }
-                DATA => {
+                Packet::Data {
+                    block,
+                    data: payload,
+                } => {
                     if tid.is_none() {
                         // No OACK: the server ignored our options (or we sent none).
                         tid = Some(from);
                         last_dest = from;
                     }
                     packets += 1;
-                    let block = u16::from_be_bytes([pkt[2], pkt[3]]);
-                    let payload = &pkt[4..];
                     if block == last_block.wrapping_add(1) {
                         if payload.len() > blksize as usize {
                             return Err(TftpError::Protocol(format!(
@@ -292,7 +292,7 @@ impl Client {
                                 payload.len()
                             )));
                         }
-                        data.extend_from_slice(payload);
+                        data.extend_from_slice(&payload);
                         last_block = block;
                         since_ack += 1;
                         tries = 0;
@@ -332,65 +332,33 @@ impl Client {
     }
 }
 
-/// RRQ bytes: opcode, name, 0, "octet", 0, then options.
+/// The RRQ for `file` in octet mode with the options asked for, in RFC order.
 pub fn build_rrq(file: &str, opts: &TftpOptions) -> Vec<u8> {
-    let mut p = RRQ.to_be_bytes().to_vec();
-    p.extend_from_slice(file.as_bytes());
-    p.push(0);
-    p.extend_from_slice(b"octet\0");
-    let mut opt = |k: &str, v: String| {
-        p.extend_from_slice(k.as_bytes());
-        p.push(0);
-        p.extend_from_slice(v.as_bytes());
-        p.push(0);
-    };
+    let mut options = Vec::new();
     if let Some(b) = opts.blksize {
-        opt("blksize", b.to_string());
+        options.push(("blksize".into(), b.to_string()));
     }
     if opts.tsize {
-        opt("tsize", "0".into());
+        options.push(("tsize".into(), "0".into()));
     }
     if let Some(t) = opts.timeout {
-        opt("timeout", t.to_string());
+        options.push(("timeout".into(), t.to_string()));
     }
     if let Some(w) = opts.windowsize {
-        opt("windowsize", w.to_string());
+        options.push(("windowsize".into(), w.to_string()));
     }
-    p
-}
-
-#[cfg(test)]
-fn ack_packet(block: u16) -> Vec<u8> {
-    let mut p = Vec::new();
-    set_ack(&mut p, block);
-    p
+    Packet::Rrq(packet::Request {
+        filename: file.as_bytes().to_vec(),
+        mode: "octet".into(),
+        options,
+    })
+    .encode()
 }
 
 /// The ACK of `block` into `p`, reusing its allocation (one per transfer, not per block).
 fn set_ack(p: &mut Vec<u8>, block: u16) {
     p.clear();
-    p.extend_from_slice(&ACK.to_be_bytes());
-    p.extend_from_slice(&block.to_be_bytes());
-}
-
-fn error_packet(code: u16, msg: &str) -> Vec<u8> {
-    let mut p = ERROR.to_be_bytes().to_vec();
-    p.extend_from_slice(&code.to_be_bytes());
-    p.extend_from_slice(msg.as_bytes());
-    p.push(0);
-    p
-}
-
-fn parse_oack(body: &[u8]) -> Vec<(String, String)> {
-    let parts: Vec<String> = body
-        .split(|b| *b == 0)
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .collect();
-    parts
-        .chunks(2)
-        .filter(|c| c.len() == 2 && !c[0].is_empty())
-        .map(|c| (c[0].to_ascii_lowercase(), c[1].clone()))
-        .collect()
+    Packet::Ack(block).encode_into(p);
 }
 
 /// The server address for TFTP at `ip` (port 69).
@@ -411,20 +379,19 @@ mod tests {
         thread::spawn(move || {
             let mut buf = [0u8; 2048];
             let (n, client) = s.recv_from(&mut buf).unwrap();
-            assert_eq!(&buf[..2], &RRQ.to_be_bytes());
-            let _req = buf[..n].to_vec();
+            assert!(matches!(Packet::decode(&buf[..n]), Ok(Packet::Rrq(_))));
             let t = UdpSocket::bind("127.0.0.1:0").unwrap();
             t.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
             let mut blk = 512usize;
             if oack {
                 blk = 1024;
-                let mut p = OACK.to_be_bytes().to_vec();
-                p.extend_from_slice(b"blksize\x001024\x00tsize\x00");
-                p.extend_from_slice(data.len().to_string().as_bytes());
-                p.push(0);
-                t.send_to(&p, client).unwrap();
+                let p = Packet::Oack(vec![
+                    ("blksize".into(), "1024".into()),
+                    ("tsize".into(), data.len().to_string()),
+                ]);
+                t.send_to(&p.encode(), client).unwrap();
                 let (n, _) = t.recv_from(&mut buf).unwrap();
-                assert_eq!(&buf[..n], &ack_packet(0)[..]);
+                assert_eq!(Packet::decode(&buf[..n]), Ok(Packet::Ack(0)));
             }
             let mut lost = !lose_block2;
             let chunks: Vec<&[u8]> = data.chunks(blk).collect();
@@ -434,9 +401,8 @@ mod tests {
             }
             for (i, c) in blocks.iter().enumerate() {
                 let no = (i + 1) as u16;
-                let mut p = DATA.to_be_bytes().to_vec();
-                p.extend_from_slice(&no.to_be_bytes());
-                p.extend_from_slice(c);
+                let mut p = Vec::new();
+                packet::encode_data(no, c, &mut p);
                 loop {
                     if no == 2 && !lost {
                         lost = true;
@@ -444,7 +410,7 @@ mod tests {
                         t.send_to(&p, client).unwrap();
                     }
                     match t.recv_from(&mut buf) {
-                        Ok((n, _)) if buf[..n] == ack_packet(no)[..] => break,
+                        Ok((n, _)) if Packet::decode(&buf[..n]) == Ok(Packet::Ack(no)) => break,
                         Ok(_) => {}
                         Err(_) => {}
                     }

@@ -6,7 +6,7 @@
 //!
 //! Needs root, `cargo build -p kea-hook` and `cargo build -p tftp-sidecar` (`make test` does).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,8 +17,9 @@ use cisco_tftp_tests::config::Dhcp4Config;
 use cisco_tftp_tests::dhcp::Transport;
 use cisco_tftp_tests::firmware::{self, generate, RootSpec, M7921, M7941, M7961, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
+use cisco_tftp_tests::metrics::metric_sum;
 use cisco_tftp_tests::netns::Topology;
-use cisco_tftp_tests::sidecar::{metric_sum, Sidecar};
+use cisco_tftp_tests::sidecar::Sidecar;
 
 const BROKEN_LOAD: &str = "SIP41.9-4-3ES1";
 const MISSING_IMAGE: &str = "apps41.9-4-3ES1.sbn";
@@ -71,19 +72,11 @@ fn phones_of_four_models_boot_through_kea_hook_and_sidecar() {
     let kea = KeaServer::start(&topo.server, cfg).expect("kea starts");
 
     // The sidecar in the server namespace, on port 69 like a real TFTP server.
-    let metrics_addr: SocketAddr = "127.0.0.1:9169".parse().unwrap();
-    let toml = format!(
-        "root = {:?}\nlisten = \"0.0.0.0:69\"\n",
-        root_dir.path().to_str().unwrap()
-    );
-    let sidecar = Sidecar::start(&topo.server, &toml, &[], metrics_addr).expect("sidecar starts");
+    let sidecar = Sidecar::serve_root(&topo.server, root_dir.path(), "").expect("sidecar starts");
 
     let lines = Mutex::new(Vec::<String>::new());
     let log = |_: usize, l: &str| lines.lock().unwrap().push(l.to_string());
-    let mut bcfg = BootConfig::new(Transport::Broadcast {
-        iface: link.client_if.clone(),
-    });
-    bcfg.netns = Some(link.ns.name().to_string());
+    let mut bcfg = BootConfig::broadcast_on(link);
     bcfg.keep_data = true;
     bcfg.retry_delay = Duration::from_millis(300);
     let mut phones: Vec<BootPhone> = macs

@@ -25,9 +25,7 @@ fn phone_sim_boot_many_phones_text_and_json() {
         )
         .build();
     let _kea = KeaServer::start(&topo.server, cfg).unwrap();
-    let toml = format!("root = {:?}\nlisten = \"0.0.0.0:69\"\n", root.path());
-    let sidecar =
-        Sidecar::start(&topo.server, &toml, &[], "127.0.0.1:9169".parse().unwrap()).unwrap();
+    let sidecar = Sidecar::serve_root(&topo.server, root.path(), "").unwrap();
 
     // Eight phones, two of each model; no per-phone configs: XMLDefault.cnf.xml.
     let out = Command::new(phone_sim_path())

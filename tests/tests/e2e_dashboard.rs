@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 
 use cisco_tftp_tests::boot::{boot_many, summary, BootConfig, BootPhone};
 use cisco_tftp_tests::config::Dhcp4Config;
-use cisco_tftp_tests::dhcp::Transport;
 use cisco_tftp_tests::firmware::{self, generate, RootSpec, M7921, M7941, M7961, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
 use cisco_tftp_tests::netns::{Netns, Topology};
@@ -237,10 +236,7 @@ fn prometheus_scrapes_the_sidecar_and_every_dashboard_query_returns_data() {
     // Phones boot, spread over a few seconds so several scrapes see them.
     let lines = Mutex::new(Vec::new());
     let log = |_: usize, l: &str| lines.lock().unwrap().push(l.to_string());
-    let mut bcfg = BootConfig::new(Transport::Broadcast {
-        iface: link.client_if.clone(),
-    });
-    bcfg.netns = Some(link.ns.name().to_string());
+    let mut bcfg = BootConfig::broadcast_on(link);
     bcfg.stagger = Duration::from_millis(700);
     let mut phones: Vec<BootPhone> = good
         .iter()

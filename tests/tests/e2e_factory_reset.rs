@@ -6,7 +6,6 @@ use serde_json::json;
 
 use cisco_tftp_tests::boot::{boot_many, BootConfig, BootPhone, Stage};
 use cisco_tftp_tests::config::Dhcp4Config;
-use cisco_tftp_tests::dhcp::Transport;
 use cisco_tftp_tests::firmware::{generate, RootSpec, M7961, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
 use cisco_tftp_tests::netns::Topology;
@@ -32,12 +31,8 @@ fn factory_reset_phones_fetch_their_term_file_first() {
         )
         .build();
     let _kea = KeaServer::start(&topo.server, cfg).unwrap();
-    let toml = format!("root = {:?}\nlisten = \"0.0.0.0:69\"\n", root.path());
-    let _s = Sidecar::start(&topo.server, &toml, &[], "127.0.0.1:9169".parse().unwrap()).unwrap();
-    let mut c = BootConfig::new(Transport::Broadcast {
-        iface: link.client_if.clone(),
-    });
-    c.netns = Some(link.ns.name().to_string());
+    let _s = Sidecar::serve_root(&topo.server, root.path(), "").unwrap();
+    let mut c = BootConfig::broadcast_on(link);
     c.factory_reset = true;
     c.keep_data = true;
     let results = boot_many(

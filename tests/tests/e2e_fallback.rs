@@ -9,7 +9,6 @@ use serde_json::json;
 
 use cisco_tftp_tests::boot::{boot, BootConfig, BootPhone};
 use cisco_tftp_tests::config::Dhcp4Config;
-use cisco_tftp_tests::dhcp::Transport;
 use cisco_tftp_tests::firmware::{generate, RootSpec, M7941, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
 use cisco_tftp_tests::netns::Topology;
@@ -31,12 +30,8 @@ fn without_option_150_the_phone_uses_option_66() {
         .option_data(json!({"name": "tftp-server-name", "data": link.server_addr.to_string()}))
         .build();
     let _kea = KeaServer::start(&topo.server, cfg).unwrap();
-    let toml = format!("root = {:?}\nlisten = \"0.0.0.0:69\"\n", root.path());
-    let _s = Sidecar::start(&topo.server, &toml, &[], "127.0.0.1:9169".parse().unwrap()).unwrap();
-    let mut c = BootConfig::new(Transport::Broadcast {
-        iface: link.client_if.clone(),
-    });
-    c.netns = Some(link.ns.name().to_string());
+    let _s = Sidecar::serve_root(&topo.server, root.path(), "").unwrap();
+    let c = BootConfig::broadcast_on(link);
     let r = boot(
         &BootPhone {
             mac: [0, 0x1e, 0x4a, 0x79, 0x41, 0x66],
@@ -66,12 +61,8 @@ fn a_dead_first_server_makes_the_phone_try_the_next() {
         )
         .build();
     let _kea = KeaServer::start(&topo.server, cfg).unwrap();
-    let toml = format!("root = {:?}\nlisten = \"0.0.0.0:69\"\n", root.path());
-    let _s = Sidecar::start(&topo.server, &toml, &[], "127.0.0.1:9169".parse().unwrap()).unwrap();
-    let mut c = BootConfig::new(Transport::Broadcast {
-        iface: link.client_if.clone(),
-    });
-    c.netns = Some(link.ns.name().to_string());
+    let _s = Sidecar::serve_root(&topo.server, root.path(), "").unwrap();
+    let mut c = BootConfig::broadcast_on(link);
     c.tftp.timeout = Duration::from_millis(200);
     c.tftp.retries = 1;
     c.file_attempts = 2;

@@ -5,7 +5,6 @@
 //!
 //! Needs root, `cargo build -p kea-hook` and `cargo build -p tftp-sidecar` (`make test` does).
 
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,11 +12,11 @@ use serde_json::{json, Value};
 
 use cisco_tftp_tests::boot::{boot_many, summary, BootConfig, BootPhone, BootResult};
 use cisco_tftp_tests::config::Dhcp4Config;
-use cisco_tftp_tests::dhcp::Transport;
 use cisco_tftp_tests::firmware::{self, generate, RootSpec, M7941, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
+use cisco_tftp_tests::metrics::metric_sum;
 use cisco_tftp_tests::netns::Topology;
-use cisco_tftp_tests::sidecar::{metric_sum, Sidecar};
+use cisco_tftp_tests::sidecar::Sidecar;
 use tftp_sidecar::file_class::FileClass;
 
 const P8841: [u8; 6] = [0x00, 0x1e, 0x4a, 0x88, 0x41, 0x10];
@@ -48,18 +47,11 @@ fn boot_through(sidecar_toml: &str, phones: &[BootPhone]) -> Run {
         )
         .build();
     let _kea = KeaServer::start(&topo.server, cfg).expect("kea starts");
-    let metrics_addr: SocketAddr = "127.0.0.1:9169".parse().unwrap();
-    let toml = format!(
-        "root = {:?}\nlisten = \"0.0.0.0:69\"\n{sidecar_toml}\n",
-        root_dir.path().to_str().unwrap()
-    );
-    let sidecar = Sidecar::start(&topo.server, &toml, &[], metrics_addr).expect("sidecar starts");
+    let sidecar =
+        Sidecar::serve_root(&topo.server, root_dir.path(), sidecar_toml).expect("sidecar starts");
     let lines = Mutex::new(Vec::<String>::new());
     let log = |_: usize, l: &str| lines.lock().unwrap().push(l.to_string());
-    let mut bcfg = BootConfig::new(Transport::Broadcast {
-        iface: link.client_if.clone(),
-    });
-    bcfg.netns = Some(link.ns.name().to_string());
+    let mut bcfg = BootConfig::broadcast_on(link);
     bcfg.keep_data = true;
     bcfg.retry_delay = Duration::from_millis(300);
     let t = std::time::Instant::now();

@@ -12,7 +12,7 @@
 //!   `tftp_kea_*` values equal Kea's own `statistic-get-all`; a wrong password is reported.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -24,9 +24,11 @@ use serde_json::{json, Value};
 use cisco_tftp_tests::config::Dhcp4Config;
 use cisco_tftp_tests::dhcp::{Client, Phone};
 use cisco_tftp_tests::firmware::M7941;
+use cisco_tftp_tests::http;
 use cisco_tftp_tests::kea::{send_command, KeaServer};
+use cisco_tftp_tests::metrics::{metric_value, wait_metric};
 use cisco_tftp_tests::netns::{run_in, Netns, Topology};
-use cisco_tftp_tests::sidecar::{http_get, http_get_in, metric_value, sidecar_binary_path};
+use cisco_tftp_tests::sidecar::{http_get, http_get_in, sidecar_binary_path};
 use tftp_sidecar::kea_stats::PACKETS;
 
 /// `_kea`'s gid on this host (Debian's kea-common creates it).
@@ -181,10 +183,7 @@ impl NobodySidecar {
 
     /// Waits until `name{labels}` is `want`; returns the last scrape.
     fn wait_metric(&self, name: &str, labels: &str, want: f64) -> String {
-        wait_until(|| {
-            let m = self.metrics_text();
-            (metric_value(&m, name, labels) == Some(want), m)
-        })
+        wait_metric(|| self.metrics_text(), name, labels, want)
     }
 
     fn log(&self) -> String {
@@ -497,24 +496,15 @@ fn kea_http(
     })
     .unwrap()
     .unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
+    let request = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         base64(format!("{user}:{password}").as_bytes()),
         body.len()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, body.to_string())
+    );
+    match http::request_on(&mut s, request.as_bytes(), false) {
+        Ok(r) => (r.status, r.text()),
+        Err(_) => (0, String::new()),
+    }
 }
 
 /// Kea of `series` run as `_kea` in its root makes its own socket under the hardening
@@ -562,10 +552,7 @@ fn unix_socket_made_by_kea_as_its_user(series: &str, group_writable: bool) {
     let kea_toml = format!("[kea]\ncontrol-socket = {socket:?}\npoll-interval = 0.1\n");
 
     let s = NobodySidecar::start(&kea_toml, &[]);
-    let m = s.wait_metric("tftp_kea_last_error", r#"reason="permission_denied""#, 1.0);
-    assert_eq!(metric_value(&m, "tftp_kea_up", ""), Some(0.0), "{m}");
-    let (status, body) = s.get("/readyz").unwrap();
-    assert_eq!(status, 200, "{body}");
+    let body = readyz_when_denied(&s);
     assert!(
         body.contains("permission denied on directory")
             && body.contains("mode 0750")
@@ -576,22 +563,12 @@ fn unix_socket_made_by_kea_as_its_user(series: &str, group_writable: bool) {
 
     let s = NobodySidecar::start(&kea_toml, &[gid]);
     if group_writable {
-        let m = s.wait_metric("tftp_kea_up", "", 1.0);
-        assert_eq!(
-            metric_value(&m, "tftp_kea_up", ""),
-            Some(1.0),
-            "{}",
-            s.log()
-        );
-        let all = send_command(&socket, &json!({"command": "statistic-get-all"})).unwrap();
-        assert_packets_match(&m, &all["arguments"], "");
+        assert_exports_kea(&s, &socket);
         assert!(unavailable_lines(&s.log()).is_empty(), "{}", s.log());
         return;
     }
     // Kea's group is not enough: the socket itself has no group write.
-    let m = s.wait_metric("tftp_kea_last_error", r#"reason="permission_denied""#, 1.0);
-    assert_eq!(metric_value(&m, "tftp_kea_up", ""), Some(0.0), "{m}");
-    let (_, body) = s.get("/readyz").unwrap();
+    let body = readyz_when_denied(&s);
     eprintln!("/readyz, nobody in Kea {series}'s group:\n{body}");
     for needle in [
         &format!("permission denied on {}", socket.display()),
@@ -605,6 +582,11 @@ fn unix_socket_made_by_kea_as_its_user(series: &str, group_writable: bool) {
     drop(s);
     // The fix that works on this Kea: the sidecar as Kea's user.
     let s = NobodySidecar::start_as(&uid.to_string(), &gid.to_string(), &kea_toml, &[gid]);
+    assert_exports_kea(&s, &socket);
+}
+
+/// Waits until `s` is up on Kea's socket, then checks every packet counter against Kea's own.
+fn assert_exports_kea(s: &NobodySidecar, socket: &Path) {
     let m = s.wait_metric("tftp_kea_up", "", 1.0);
     assert_eq!(
         metric_value(&m, "tftp_kea_up", ""),
@@ -612,8 +594,18 @@ fn unix_socket_made_by_kea_as_its_user(series: &str, group_writable: bool) {
         "{}",
         s.log()
     );
-    let all = send_command(&socket, &json!({"command": "statistic-get-all"})).unwrap();
+    let all = send_command(socket, &json!({"command": "statistic-get-all"})).unwrap();
     assert_packets_match(&m, &all["arguments"], "");
+}
+
+/// Waits until `s` reports `permission_denied` on Kea's socket (and is down); returns its
+/// `/readyz` body, which still answers 200.
+fn readyz_when_denied(s: &NobodySidecar) -> String {
+    let m = s.wait_metric("tftp_kea_last_error", r#"reason="permission_denied""#, 1.0);
+    assert_eq!(metric_value(&m, "tftp_kea_up", ""), Some(0.0), "{m}");
+    let (status, body) = s.get("/readyz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 #[test]

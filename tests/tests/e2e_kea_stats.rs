@@ -3,7 +3,6 @@
 //! the hook did; with Kea stopped, `tftp_kea_up` is 0 and TFTP is still served.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -11,20 +10,10 @@ use cisco_tftp_tests::config::Dhcp4Config;
 use cisco_tftp_tests::dhcp::{Client, Phone};
 use cisco_tftp_tests::firmware::{generate, RootSpec, M7921, M7941, M7961, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
+use cisco_tftp_tests::metrics::{metric_sum, metric_value};
 use cisco_tftp_tests::netns::Topology;
-use cisco_tftp_tests::sidecar::{metric_sum, metric_value, Sidecar};
+use cisco_tftp_tests::sidecar::Sidecar;
 use cisco_tftp_tests::tftp::{self, ClientConfig};
-
-fn wait_metric(s: &Sidecar, name: &str, labels: &str, want: f64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let m = s.metrics_text();
-        if metric_value(&m, name, labels) == Some(want) || Instant::now() > deadline {
-            return m;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn kea_counters_in_the_sidecar_scrape_and_kea_down() {
@@ -39,14 +28,12 @@ fn kea_counters_in_the_sidecar_scrape_and_kea_down() {
         )
         .build();
     let mut kea = KeaServer::start(&topo.server, cfg).unwrap();
-    let toml = format!(
-        "root = {:?}\nlisten = \"0.0.0.0:69\"\n\n[kea]\ncontrol-socket = {:?}\npoll-interval = 0.2\n",
-        root.path(),
+    let kea_toml = format!(
+        "\n[kea]\ncontrol-socket = {:?}\npoll-interval = 0.2",
         kea.socket_path()
     );
-    let sidecar =
-        Sidecar::start(&topo.server, &toml, &[], "127.0.0.1:9169".parse().unwrap()).unwrap();
-    let m = wait_metric(&sidecar, "tftp_kea_up", "", 1.0);
+    let sidecar = Sidecar::serve_root(&topo.server, root.path(), &kea_toml).unwrap();
+    let m = sidecar.wait_metric("tftp_kea_up", "", 1.0);
     assert_eq!(
         metric_value(&m, "tftp_kea_up", ""),
         Some(1.0),
@@ -72,8 +59,7 @@ fn kea_counters_in_the_sidecar_scrape_and_kea_down() {
     // Each phone got option 150 in its OFFER and its ACK: the hook counted 2 per phone.
     let stat = |n: &str| kea.statistic(n).unwrap().unwrap_or(0) as f64;
     assert_eq!(stat("cisco-tftp.option-150-sent.79xx"), 4.0);
-    let m = wait_metric(
-        &sidecar,
+    let m = sidecar.wait_metric(
         "tftp_kea_packets_total",
         r#"direction="sent",type="ack""#,
         stat("pkt4-ack-sent"),
@@ -124,7 +110,7 @@ fn kea_counters_in_the_sidecar_scrape_and_kea_down() {
 
     // Kea stops: tftp_kea_up drops to 0, the counters stay, TFTP goes on.
     kea.stop();
-    let m = wait_metric(&sidecar, "tftp_kea_up", "", 0.0);
+    let m = sidecar.wait_metric("tftp_kea_up", "", 0.0);
     assert_eq!(metric_value(&m, "tftp_kea_up", ""), Some(0.0), "{m}");
     assert_eq!(
         metric_value(&m, "tftp_kea_option150_sent_total", r#"family="79xx""#),

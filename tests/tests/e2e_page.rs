@@ -20,11 +20,10 @@ use serde_json::{json, Value};
 
 use cisco_tftp_tests::boot::{boot_many, summary, BootConfig, BootPhone};
 use cisco_tftp_tests::config::Dhcp4Config;
-use cisco_tftp_tests::dhcp::Transport;
 use cisco_tftp_tests::firmware::{self, generate, RootSpec, M7941, M7961, M8841};
 use cisco_tftp_tests::kea::{hook_library_path, KeaServer};
 use cisco_tftp_tests::netns::{Netns, Topology};
-use cisco_tftp_tests::sidecar::Sidecar;
+use cisco_tftp_tests::sidecar::{Sidecar, STATUS_ADDR};
 
 const BROKEN_LOAD: &str = "SIP41.9-4-3ES1";
 const MISSING_IMAGE: &str = "apps41.9-4-3ES1.sbn";
@@ -122,18 +121,16 @@ fn the_operators_page_in_a_real_browser() {
     let _kea = KeaServer::start(&topo.server, cfg).expect("kea starts");
 
     // The status listener on 127.0.0.1 in the server namespace: the browser runs there too.
-    let metrics_addr: SocketAddr = "127.0.0.1:9169".parse().unwrap();
-    let toml = format!(
-        "root = {:?}\nlisten = \"0.0.0.0:69\"\nhttp_listen = \"0.0.0.0:6970\"\n[page]\nstuck_after = 600\nrefresh = 1\ncheck_interval = 1\n",
-        root_dir.path().to_str().unwrap()
-    );
-    let sidecar = Sidecar::start(&topo.server, &toml, &[], metrics_addr).expect("sidecar starts");
+    let metrics_addr: SocketAddr = STATUS_ADDR.parse().unwrap();
+    let sidecar = Sidecar::serve_root(
+        &topo.server,
+        root_dir.path(),
+        "http_listen = \"0.0.0.0:6970\"\n[page]\nstuck_after = 600\nrefresh = 1\ncheck_interval = 1",
+    )
+    .expect("sidecar starts");
 
     let log = |_: usize, _: &str| {};
-    let mut bcfg = BootConfig::new(Transport::Broadcast {
-        iface: link.client_if.clone(),
-    });
-    bcfg.netns = Some(link.ns.name().to_string());
+    let mut bcfg = BootConfig::broadcast_on(link);
     bcfg.retry_delay = Duration::from_millis(300);
     let phones: Vec<BootPhone> = [(ok7941, M7941), (ok8841, M8841), (broken, M7941)]
         .iter()
@@ -306,7 +303,7 @@ fn ten_thousand_phones_in_the_browser() {
         )
         .unwrap();
     }
-    let metrics_addr: SocketAddr = "127.0.0.1:9169".parse().unwrap();
+    let metrics_addr: SocketAddr = STATUS_ADDR.parse().unwrap();
     let toml = format!(
         "root = {:?}\nlisten = \"127.0.0.1:69\"\nhttp_listen = \"off\"\n[page]\nphone_capacity = {N}\n",
         root.path().to_str().unwrap()
@@ -343,20 +340,11 @@ fn ten_thousand_phones_in_the_browser() {
     assert_eq!(answered, N, "every request answered");
     eprintln!("{N} requests in {:?}", t.elapsed());
     // The last ACKs land a moment later.
-    let mut tracked = 0.0;
-    for _ in 0..50 {
-        tracked = cisco_tftp_tests::sidecar::metric_value(
-            &sidecar.metrics_text(),
-            "tftp_phones_tracked",
-            "",
-        )
-        .unwrap_or(0.0);
-        if tracked == N as f64 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(tracked, N as f64);
+    let text = sidecar.wait_metric("tftp_phones_tracked", "", N as f64);
+    assert_eq!(
+        cisco_tftp_tests::metrics::metric_value(&text, "tftp_phones_tracked", ""),
+        Some(N as f64)
+    );
 
     let artifacts = repo().join("target/test-artifacts/page-10k");
     let _ = std::fs::remove_dir_all(&artifacts);

@@ -58,7 +58,8 @@ fn each_kind_of_bad_parameter_is_rejected_with_its_message() {
             Err(e) => e,
         };
         assert!(
-            err.contains("configuration rejected") && err.contains(expected),
+            err.contains("CISCO_TFTP_CONFIG_REJECTED configuration rejected: ")
+                && err.contains(expected),
             "for {params}: expected {expected:?} in Kea's output:\n{err}"
         );
     }
@@ -197,7 +198,10 @@ fn config_check_flags_per_series() {
         Some((ok, out)) => {
             assert!(!ok, "-T accepted bad hook parameters:\n{out}");
             assert!(
-                out.contains(r#"parameter 'servers[0]': not an IPv4 address: "10.0.0.300""#),
+                out.contains(concat!(
+                    "CISCO_TFTP_CONFIG_REJECTED configuration rejected: ",
+                    r#"parameter 'servers[0]': not an IPv4 address: "10.0.0.300""#
+                )),
                 "{out}"
             );
             let (ok, out) = check_config_with_hooks(&topo.server, &good).unwrap();

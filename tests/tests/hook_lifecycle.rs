@@ -167,9 +167,10 @@ fn bad_parameters_on_reload_are_refused_with_the_message() {
         1
     };
     assert_eq!(result_code(&answer), Some(refused), "{answer}");
-    assert!(kea
-        .log()
-        .contains(r#"parameter 'servers[0]': not an IPv4 address: "10.201.1.300""#));
+    assert!(kea.log().contains(concat!(
+        "CISCO_TFTP_CONFIG_REJECTED configuration rejected: ",
+        r#"parameter 'servers[0]': not an IPv4 address: "10.201.1.300""#
+    )));
     assert!(kea.is_running());
     assert!(
         dora_fails(&topo),

@@ -4,48 +4,59 @@
 //! own cost stays on one core. Prints one JSON object.
 //!
 //!   http-loadgen --addr 127.0.0.1:6970 --names FILE|--name NAME --count N --concurrency C
-//!                [--new-connection]
+//!                [--new-connection]          (`--help` describes each flag)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+/// N GETs over C concurrent connections; prints one JSON object.
+#[derive(Parser)]
+#[command(name = "http-loadgen")]
 struct Args {
+    /// The HTTP listener, `ADDR:PORT`.
+    #[arg(long)]
     addr: String,
-    names: Vec<String>,
+    /// A name to ask for (repeatable).
+    #[arg(long = "name", value_name = "NAME")]
+    name: Vec<String>,
+    /// A file of names, one per line (added to --name).
+    #[arg(long = "names", value_name = "FILE")]
+    names_file: Option<std::path::PathBuf>,
+    /// GETs in all.
+    #[arg(long, default_value_t = 1)]
     count: usize,
+    /// Connections at once.
+    #[arg(long, default_value_t = 1)]
     concurrency: usize,
+    /// A new connection per GET (no keep-alive).
+    #[arg(long)]
     new_connection: bool,
+    #[arg(skip)]
+    names: Vec<String>,
 }
 
 fn args() -> Args {
-    let mut a = Args {
-        addr: String::new(),
-        names: Vec::new(),
-        count: 1,
-        concurrency: 1,
-        new_connection: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let mut v = || it.next().expect("value");
-        match k.as_str() {
-            "--addr" => a.addr = v(),
-            "--name" => a.names.push(v()),
-            "--names" => {
-                let text = std::fs::read_to_string(v()).expect("names file");
-                a.names.extend(text.lines().map(str::to_string));
-            }
-            "--count" => a.count = v().parse().unwrap(),
-            "--concurrency" => a.concurrency = v().parse().unwrap(),
-            "--new-connection" => a.new_connection = true,
-            other => panic!("unknown argument {other}"),
-        }
+    let mut a = Args::parse();
+    a.names = std::mem::take(&mut a.name);
+    if let Some(file) = &a.names_file {
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| {
+            Args::command()
+                .error(ErrorKind::Io, format!("{}: {e}", file.display()))
+                .exit()
+        });
+        a.names.extend(text.lines().map(str::to_string));
     }
-    assert!(!a.addr.is_empty() && !a.names.is_empty());
+    if a.names.is_empty() {
+        Args::command()
+            .error(ErrorKind::MissingRequiredArgument, "give --name or --names")
+            .exit();
+    }
     a
 }
 

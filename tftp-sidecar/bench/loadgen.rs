@@ -5,12 +5,11 @@
 //! no per-packet allocation, no async runtime. It also samples the server's CPU time and
 //! memory from /proc and the drops counter of the server's listening socket.
 //!
-//! Usage:
-//!   tftp-loadgen --server 127.0.0.1:69 --files LIST --count N --concurrency C
-//!                [--blksize B] [--windowsize W] [--tsize] [--expect-size BYTES]
-//!                [--pid PID] [--tree] [--timeout-ms 1000] [--retries 10] [--label TEXT]
-//! LIST is a file of names (one per line) or `name:NAME`; transfer i asks for name i % len.
-//! Prints one JSON object.
+//! Packets are made and read with the sidecar's own codec (`tftp_sidecar::packet`), except
+//! DATA, whose header is read in place (decoding would copy every block).
+//!
+//! Usage: `tftp-loadgen --files LIST [--server ADDR] [--count N] [--concurrency C] ...`
+//! (`--help` lists every flag). Prints one JSON object.
 
 use std::collections::HashMap;
 use std::fs;
@@ -18,71 +17,74 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+use tftp_sidecar::packet::{self, Packet, Request};
+
+/// A one-thread, epoll-driven TFTP read load generator; prints one JSON object.
+#[derive(Parser)]
+#[command(name = "tftp-loadgen")]
 struct Args {
+    /// The server's TFTP address.
+    #[arg(long, default_value = "127.0.0.1:69")]
     server: SocketAddr,
-    names: Vec<String>,
+    /// A file of names (one per line), or `name:NAME`; transfer i asks for name i % len.
+    #[arg(long = "files", value_name = "LIST", value_parser = parse_names)]
+    names: Names,
+    /// Transfers in all.
+    #[arg(long, default_value_t = 1)]
     count: usize,
+    /// Transfers at once.
+    #[arg(long, default_value_t = 1)]
     concurrency: usize,
+    #[arg(long)]
     blksize: Option<u16>,
+    #[arg(long)]
     windowsize: Option<u16>,
+    /// Ask `tsize=0`.
+    #[arg(long)]
     tsize: bool,
+    /// Fail a transfer whose size differs.
+    #[arg(long, value_name = "BYTES")]
     expect_size: Option<u64>,
+    /// The server's pid: sample its CPU time and memory from /proc.
+    #[arg(long)]
     pid: Option<u32>,
+    /// With --pid: sample the pid's whole process tree.
+    #[arg(long)]
     tree: bool,
+    /// Resend after this much silence.
+    #[arg(long = "timeout-ms", value_name = "MS", default_value = "1000", value_parser = parse_ms)]
     timeout: Duration,
+    #[arg(long, default_value_t = 10)]
     retries: u32,
+    /// Copied into the JSON output.
+    #[arg(long, default_value = "")]
     label: String,
 }
 
-fn parse_args() -> Args {
-    let mut a = Args {
-        server: "127.0.0.1:69".parse().unwrap(),
-        names: Vec::new(),
-        count: 1,
-        concurrency: 1,
-        blksize: None,
-        windowsize: None,
-        tsize: false,
-        expect_size: None,
-        pid: None,
-        tree: false,
-        timeout: Duration::from_millis(1000),
-        retries: 10,
-        label: String::new(),
+#[derive(Clone)]
+struct Names(Vec<String>);
+
+fn parse_names(list: &str) -> Result<Names, String> {
+    let names: Vec<String> = match list.strip_prefix("name:") {
+        Some(n) => vec![n.to_string()],
+        None => fs::read_to_string(list)
+            .map_err(|e| format!("{list}: {e}"))?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let mut v = || it.next().unwrap_or_else(|| panic!("{k} needs a value"));
-        match k.as_str() {
-            "--server" => a.server = v().parse().expect("--server ADDR:PORT"),
-            "--files" => {
-                let f = v();
-                a.names = match f.strip_prefix("name:") {
-                    Some(n) => vec![n.to_string()],
-                    None => fs::read_to_string(&f)
-                        .expect("--files")
-                        .lines()
-                        .filter(|l| !l.is_empty())
-                        .map(String::from)
-                        .collect(),
-                }
-            }
-            "--count" => a.count = v().parse().unwrap(),
-            "--concurrency" => a.concurrency = v().parse().unwrap(),
-            "--blksize" => a.blksize = Some(v().parse().unwrap()),
-            "--windowsize" => a.windowsize = Some(v().parse().unwrap()),
-            "--tsize" => a.tsize = true,
-            "--expect-size" => a.expect_size = Some(v().parse().unwrap()),
-            "--pid" => a.pid = Some(v().parse().unwrap()),
-            "--tree" => a.tree = true,
-            "--timeout-ms" => a.timeout = Duration::from_millis(v().parse().unwrap()),
-            "--retries" => a.retries = v().parse().unwrap(),
-            "--label" => a.label = v(),
-            other => panic!("unknown argument {other}"),
-        }
+    if names.is_empty() {
+        return Err(format!("{list} names no file"));
     }
-    assert!(!a.names.is_empty(), "--files is required");
-    a
+    Ok(Names(names))
+}
+
+fn parse_ms(ms: &str) -> Result<Duration, String> {
+    ms.parse()
+        .map(Duration::from_millis)
+        .map_err(|e| format!("{ms:?}: {e}"))
 }
 
 struct Xfer {
@@ -100,29 +102,29 @@ struct Xfer {
 }
 
 fn rrq(a: &Args, name: &str) -> Vec<u8> {
-    let mut p = vec![0, 1];
-    p.extend_from_slice(name.as_bytes());
-    p.extend_from_slice(b"\0octet\0");
-    let mut opt = |k: &str, v: String| {
-        p.extend_from_slice(k.as_bytes());
-        p.push(0);
-        p.extend_from_slice(v.as_bytes());
-        p.push(0);
-    };
+    let mut options = Vec::new();
     if let Some(b) = a.blksize {
-        opt("blksize", b.to_string());
+        options.push(("blksize".into(), b.to_string()));
     }
     if let Some(w) = a.windowsize {
-        opt("windowsize", w.to_string());
+        options.push(("windowsize".into(), w.to_string()));
     }
     if a.tsize {
-        opt("tsize", "0".into());
+        options.push(("tsize".into(), "0".into()));
     }
-    p
+    Packet::Rrq(Request {
+        filename: name.as_bytes().to_vec(),
+        mode: "octet".into(),
+        options,
+    })
+    .encode()
 }
 
 fn ack(x: &Xfer, block: u16) {
-    let p = [0, 4, (block >> 8) as u8, block as u8];
+    // Four bytes on the stack: no allocation per packet.
+    let mut p = [0u8; 4];
+    p[..2].copy_from_slice(&packet::OP_ACK.to_be_bytes());
+    p[2..].copy_from_slice(&block.to_be_bytes());
     if let Some(tid) = x.tid {
         let _ = x.sock.send_to(&p, tid);
     }
@@ -272,7 +274,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 #[allow(clippy::needless_range_loop)] // slots are taken out by index while iterating
 fn main() {
-    let a = parse_args();
+    let a = Args::parse();
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     assert!(ep >= 0);
     let bind: SocketAddr = if a.server.is_ipv6() {
@@ -282,7 +284,7 @@ fn main() {
     }
     .parse()
     .unwrap();
-    let rrqs: Vec<Vec<u8>> = a.names.iter().map(|n| rrq(&a, n)).collect();
+    let rrqs: Vec<Vec<u8>> = a.names.0.iter().map(|n| rrq(&a, n)).collect();
     let mut slots: Vec<Option<Xfer>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     let mut durations: Vec<f64> = Vec::with_capacity(a.count);
@@ -388,59 +390,52 @@ fn main() {
             x.last = now;
             x.tries = 0;
             let op = u16::from_be_bytes([buf[0], buf[1]]);
-            match op {
-                6 if x.tid.is_none() => {
-                    x.tid = Some(from);
-                    let mut fields = buf[2..len].split(|&b| b == 0);
-                    while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
-                        let v: u64 = std::str::from_utf8(v)
-                            .ok()
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(0);
-                        match k.to_ascii_lowercase().as_slice() {
-                            b"blksize" => x.blksize = v as usize,
-                            b"windowsize" => x.window = v as u32,
-                            _ => {}
-                        }
-                    }
-                    ack(x, 0);
-                }
-                3 => {
-                    if x.tid.is_none() {
+            if op != packet::OP_DATA {
+                match Packet::decode(&buf[..len]) {
+                    Ok(Packet::Oack(options)) if x.tid.is_none() => {
                         x.tid = Some(from);
-                    }
-                    let block = u16::from_be_bytes([buf[2], buf[3]]);
-                    let data = len - 4;
-                    if block == (x.expected & 0xffff) as u16 {
-                        x.bytes += data as u64;
-                        x.expected += 1;
-                        x.since_ack += 1;
-                        if data < x.blksize {
-                            ack(x, block);
-                            let res = match a.expect_size {
-                                Some(s) if s != x.bytes => Err(format!("size {} != {s}", x.bytes)),
-                                _ => Ok(()),
-                            };
-                            finish!(i, res);
-                        } else if x.since_ack >= x.window {
-                            ack(x, block);
-                            x.since_ack = 0;
+                        for (k, v) in options {
+                            let v: u64 = v.parse().unwrap_or(0);
+                            match k.to_ascii_lowercase().as_str() {
+                                "blksize" => x.blksize = v as usize,
+                                "windowsize" => x.window = v as u32,
+                                _ => {}
+                            }
                         }
-                    } else {
-                        // Duplicate or gap: say where we are.
-                        ack(x, ((x.expected - 1) & 0xffff) as u16);
-                        x.since_ack = 0;
+                        ack(x, 0);
                     }
+                    Ok(Packet::Error { code, message }) => {
+                        finish!(i, Err(format!("ERROR {code}: {message}")));
+                    }
+                    _ => {}
                 }
-                5 => {
-                    let msg = String::from_utf8_lossy(&buf[4..len])
-                        .trim_end_matches('\0')
-                        .to_string();
-                    let code = u16::from_be_bytes([buf[2], buf[3]]);
-                    let _ = x.name;
-                    finish!(i, Err(format!("ERROR {code}: {msg}")));
+                continue;
+            }
+            // DATA: the header read in place.
+            if x.tid.is_none() {
+                x.tid = Some(from);
+            }
+            let block = u16::from_be_bytes([buf[2], buf[3]]);
+            let data = len - 4;
+            if block == (x.expected & 0xffff) as u16 {
+                x.bytes += data as u64;
+                x.expected += 1;
+                x.since_ack += 1;
+                if data < x.blksize {
+                    ack(x, block);
+                    let res = match a.expect_size {
+                        Some(s) if s != x.bytes => Err(format!("size {} != {s}", x.bytes)),
+                        _ => Ok(()),
+                    };
+                    finish!(i, res);
+                } else if x.since_ack >= x.window {
+                    ack(x, block);
+                    x.since_ack = 0;
                 }
-                _ => {}
+            } else {
+                // Duplicate or gap: say where we are.
+                ack(x, ((x.expected - 1) & 0xffff) as u16);
+                x.since_ack = 0;
             }
         }
         if now.duration_since(last_sweep) >= Duration::from_millis(20) {

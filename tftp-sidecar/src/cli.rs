@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::config::{LogFormat, PortModeName};
+
 #[derive(Parser, Debug, Default, Clone)]
 #[command(
     name = "tftp-sidecar",
@@ -48,11 +50,10 @@ pub struct Cli {
     #[arg(long, env = "TFTP_SIDECAR_ROOT", value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// Where replies come from: "ephemeral" (a new port per transfer, RFC 1350),
-    /// "single-port" (every reply from the listening port: use behind NAT or a Kubernetes
-    /// Service) or "range" (a port from --port-range). [default: ephemeral]
-    #[arg(long, env = "TFTP_SIDECAR_PORT_MODE", value_name = "MODE")]
-    pub port_mode: Option<String>,
+    /// Where replies come from ("single-port" behind NAT or a Kubernetes Service; "range"
+    /// takes --port-range). [default: ephemeral]
+    #[arg(long, env = "TFTP_SIDECAR_PORT_MODE", value_name = "MODE", value_enum)]
+    pub port_mode: Option<PortModeName>,
 
     /// Transfer ports for --port-mode range, FIRST-LAST (e.g. 50000-50100).
     #[arg(long, env = "TFTP_SIDECAR_PORT_RANGE", value_name = "FIRST-LAST")]
@@ -152,10 +153,15 @@ pub struct Cli {
     #[arg(long, env = "TFTP_SIDECAR_HTTP_MAX_HEADER_BYTES", value_name = "BYTES")]
     pub http_max_header_bytes: Option<usize>,
 
-    /// Log format: "text" or "json" (one line per finished transfer at info level; filter
-    /// with RUST_LOG). [default: text]
-    #[arg(long, env = "TFTP_SIDECAR_LOG_FORMAT", value_name = "FORMAT")]
-    pub log_format: Option<String>,
+    /// Log format (one line per finished transfer at info level; filter with RUST_LOG).
+    /// [default: text]
+    #[arg(
+        long,
+        env = "TFTP_SIDECAR_LOG_FORMAT",
+        value_name = "FORMAT",
+        value_enum
+    )]
+    pub log_format: Option<LogFormat>,
 
     /// Seconds running transfers may take to finish after SIGTERM. [default: 30]
     #[arg(long, env = "TFTP_SIDECAR_DRAIN_DEADLINE", value_name = "SECONDS")]

@@ -32,33 +32,43 @@ use std::time::Duration;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+
+use crate::config::error::Key;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 /// One `[kea]` table (or one entry of `[[kea]]`): where Kea answers, and how often to ask.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct KeaConfig {
     /// Kea's unix control socket (`control-socket`/`control-sockets` `socket-name`; Kea
     /// 2.6.3+/3.0 only allow it in `/run/kea`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "control-socket"
+    )]
     pub control_socket: Option<PathBuf>,
     /// kea-dhcp4's own HTTP control socket (Kea 3.0 `control-sockets`, `socket-type` `http`
     /// or `https`), e.g. `http://127.0.0.1:8000/`. Not the Control Agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "http-url")]
     pub http_url: Option<String>,
     /// Basic-auth user (`authentication` `clients` `user`), with `http-password-file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "http-user")]
     pub http_user: Option<String>,
     /// File holding that user's password (read at every poll; one trailing newline is
     /// ignored). Never a password in the config or on the command line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "http-password-file"
+    )]
     pub http_password_file: Option<PathBuf>,
     /// The `server` label of this source's series (required with several sources).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
     /// Seconds between polls.
-    #[serde(default = "default_poll_interval")]
+    #[serde(default = "default_poll_interval", alias = "poll-interval")]
     pub poll_interval: f64,
 }
 
@@ -112,57 +122,49 @@ impl KeaConfig {
     }
 
     /// The interval, checked (0.05 s .. 1 hour).
-    pub fn interval(&self) -> Result<Duration, String> {
+    pub fn interval(&self) -> Result<Duration, KeaConfigError> {
         let v = self.poll_interval;
         if !(v.is_finite() && (0.05..=3600.0).contains(&v)) {
-            return Err(format!(
-                "`poll-interval` must be between 0.05 and 3600 seconds, got {v}"
-            ));
+            return Err(KeaConfigError::Interval(v));
         }
         Ok(Duration::from_secs_f64(v))
     }
 
-    /// The source, checked: exactly one of `control-socket` and `http-url`; `http-user` and
-    /// `http-password-file` together and only with `http-url`.
-    pub fn source(&self) -> Result<Source, String> {
+    /// The source, checked: exactly one of `control_socket` and `http_url`; `http_user` and
+    /// `http_password_file` together and only with `http_url`.
+    pub fn source(&self) -> Result<Source, KeaConfigError> {
+        use KeaConfigError as E;
         match (&self.control_socket, &self.http_url) {
-            (Some(_), Some(_)) => Err(
-                "set one of `control-socket` (unix) and `http-url` (Kea 3.0 HTTP control socket), not both"
-                    .into(),
-            ),
-            (None, None) => Err(
-                "`control-socket` (Kea's unix control socket, e.g. /run/kea/kea4-ctrl-socket) or `http-url` (Kea 3.0's HTTP control socket) is required"
-                    .into(),
-            ),
+            (Some(_), Some(_)) => Err(E::BothSources),
+            (None, None) => Err(E::NoSource),
             (Some(p), None) => {
                 if self.http_user.is_some() || self.http_password_file.is_some() {
-                    return Err("`http-user`/`http-password-file` go with `http-url`".into());
+                    return Err(E::AuthWithoutUrl);
                 }
                 if p.as_os_str().is_empty() {
-                    return Err("`control-socket` is empty".into());
+                    return Err(E::EmptySocket);
                 }
                 Ok(Source::Unix(p.clone()))
             }
             (None, Some(u)) => {
-                let url = reqwest::Url::parse(u)
-                    .map_err(|e| format!("`http-url` {u:?}: {e}"))?;
+                let bad = |why: String| E::Url {
+                    url: u.clone(),
+                    why,
+                };
+                let url = reqwest::Url::parse(u).map_err(|e| bad(e.to_string()))?;
                 if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                    return Err(format!(
-                        "`http-url` {u:?}: expected http://HOST:PORT/ or https://HOST:PORT/"
+                    return Err(bad(
+                        "expected http://HOST:PORT/ or https://HOST:PORT/".into()
                     ));
                 }
                 if !url.username().is_empty() || url.password().is_some() {
-                    return Err(format!(
-                        "`http-url` {u:?}: no credentials in the URL; use `http-user` and `http-password-file`"
-                    ));
+                    return Err(bad(format!(
+                        "no credentials in the URL; use {HTTP_USER} and {HTTP_PASSWORD_FILE}"
+                    )));
                 }
                 match (&self.http_user, &self.http_password_file) {
-                    (Some(_), None) => {
-                        return Err("`http-user` needs `http-password-file`".into())
-                    }
-                    (None, Some(_)) => {
-                        return Err("`http-password-file` needs `http-user`".into())
-                    }
+                    (Some(_), None) => return Err(E::UserWithoutPasswordFile),
+                    (None, Some(_)) => return Err(E::PasswordFileWithoutUser),
                     _ => {}
                 }
                 Ok(Source::Http {
@@ -175,43 +177,84 @@ impl KeaConfig {
     }
 
     /// Everything checked: source, interval, `server` label.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), KeaConfigError> {
         self.source()?;
         self.interval()?;
         if let Some(s) = &self.server {
             if !label_ok(s) {
-                return Err(format!(
-                    "`server` {s:?}: 1-{MAX_LABEL_LEN} characters of A-Z a-z 0-9 _ -"
-                ));
+                return Err(KeaConfigError::ServerLabel(s.clone()));
             }
         }
         Ok(())
     }
 }
 
+const CONTROL_SOCKET: Key = Key("control_socket");
+const HTTP_URL: Key = Key("http_url");
+const HTTP_USER: Key = Key("http_user");
+const HTTP_PASSWORD_FILE: Key = Key("http_password_file");
+const POLL_INTERVAL: Key = Key("poll_interval");
+const SERVER: Key = Key("server");
+
+/// What is wrong with a `[kea]` source; each names its key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KeaConfigError {
+    #[error(
+        "set one of {CONTROL_SOCKET} (unix) and {HTTP_URL} (Kea 3.0 HTTP control socket), not both"
+    )]
+    BothSources,
+    #[error("{CONTROL_SOCKET} (Kea's unix control socket, e.g. /run/kea/kea4-ctrl-socket) or {HTTP_URL} (Kea 3.0's HTTP control socket) is required")]
+    NoSource,
+    #[error("{HTTP_USER}/{HTTP_PASSWORD_FILE} go with {HTTP_URL}")]
+    AuthWithoutUrl,
+    #[error("{CONTROL_SOCKET} is empty")]
+    EmptySocket,
+    #[error("{HTTP_URL} {url:?}: {why}")]
+    Url { url: String, why: String },
+    #[error("{HTTP_USER} needs {HTTP_PASSWORD_FILE}")]
+    UserWithoutPasswordFile,
+    #[error("{HTTP_PASSWORD_FILE} needs {HTTP_USER}")]
+    PasswordFileWithoutUser,
+    #[error("{POLL_INTERVAL} must be between 0.05 and 3600 seconds, got {0}")]
+    Interval(f64),
+    #[error("{SERVER} {0:?}: 1-{MAX_LABEL_LEN} characters of A-Z a-z 0-9 _ -")]
+    ServerLabel(String),
+    #[error(
+        "{SERVER} is required with several [[kea]] sources (the label telling their series apart)"
+    )]
+    ServerRequired,
+    #[error("{SERVER} {0:?} is used twice")]
+    ServerTwice(String),
+    /// One of several `[[kea]]` sources (numbered from 1).
+    #[error("source {index}: {error}")]
+    Source {
+        index: usize,
+        error: Box<KeaConfigError>,
+    },
+}
+
 /// Checks a list of sources: each valid; with several, each has a distinct `server`.
-pub fn validate_all(cfgs: &[KeaConfig]) -> Result<(), String> {
-    for (i, c) in cfgs.iter().enumerate() {
-        c.validate().map_err(|e| {
-            if cfgs.len() > 1 {
-                format!("source {}: {e}", i + 1)
-            } else {
-                e
+pub fn validate_all(cfgs: &[KeaConfig]) -> Result<(), KeaConfigError> {
+    let numbered = |index: usize, error: KeaConfigError| {
+        if cfgs.len() > 1 {
+            KeaConfigError::Source {
+                index: index + 1,
+                error: Box::new(error),
             }
-        })?;
+        } else {
+            error
+        }
+    };
+    for (i, c) in cfgs.iter().enumerate() {
+        c.validate().map_err(|e| numbered(i, e))?;
     }
     if cfgs.len() > 1 {
         let mut seen = std::collections::HashSet::new();
         for (i, c) in cfgs.iter().enumerate() {
             match &c.server {
-                None => {
-                    return Err(format!(
-                        "source {}: `server` is required with several [[kea]] sources (the label telling their series apart)",
-                        i + 1
-                    ))
-                }
+                None => return Err(numbered(i, KeaConfigError::ServerRequired)),
                 Some(s) if !seen.insert(s.clone()) => {
-                    return Err(format!("`server` {s:?} is used twice"))
+                    return Err(KeaConfigError::ServerTwice(s.clone()))
                 }
                 _ => {}
             }
@@ -635,16 +678,29 @@ impl KeaStats {
 
 /// Registers the metrics of every source on `registry` and starts polling each on the
 /// current tokio runtime.
-pub fn start_all(cfgs: &[KeaConfig], registry: &Registry) -> Result<Vec<Arc<KeaStats>>, String> {
+/// Why polling could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum KeaStartError {
+    #[error(transparent)]
+    Config(#[from] KeaConfigError),
+    #[error("cannot register the tftp_kea_* metrics: {0}")]
+    Register(#[from] prometheus::Error),
+}
+
+pub fn start_all(
+    cfgs: &[KeaConfig],
+    registry: &Registry,
+) -> Result<Vec<Arc<KeaStats>>, KeaStartError> {
     validate_all(cfgs)?;
     let mut out = Vec::new();
     for cfg in cfgs {
         let interval = cfg.interval()?;
         let source = cfg.source()?;
-        let stats = Arc::new(
-            KeaStats::register_source(registry, source, cfg.server.as_deref())
-                .map_err(|e| e.to_string())?,
-        );
+        let stats = Arc::new(KeaStats::register_source(
+            registry,
+            source,
+            cfg.server.as_deref(),
+        )?);
         tracing::info!(
             server = cfg.server.as_deref().unwrap_or(""),
             source = %stats.source,
@@ -667,7 +723,7 @@ pub fn start_all(cfgs: &[KeaConfig], registry: &Registry) -> Result<Vec<Arc<KeaS
 }
 
 /// Registers the metrics on `registry` and starts polling one source.
-pub fn start(cfg: &KeaConfig, registry: &Registry) -> Result<Arc<KeaStats>, String> {
+pub fn start(cfg: &KeaConfig, registry: &Registry) -> Result<Arc<KeaStats>, KeaStartError> {
     Ok(start_all(std::slice::from_ref(cfg), registry)?.remove(0))
 }
 
@@ -1204,7 +1260,15 @@ mod tests {
         assert!(KeaConfig::new("/x").interval().is_ok());
         let mut c = KeaConfig::new("/x");
         c.poll_interval = 0.0;
-        assert!(c.interval().unwrap_err().contains("poll-interval"));
+        assert!(c
+            .interval()
+            .unwrap_err()
+            .to_string()
+            .contains("poll-interval"));
+        let snake: KeaConfig =
+            toml::from_str("control_socket = \"/s\"\npoll_interval = 2.5").unwrap();
+        assert_eq!(snake.control_socket, Some(PathBuf::from("/s")));
+        assert_eq!(snake.poll_interval, 2.5);
         let c: KeaConfig =
             toml::from_str("control-socket = \"/run/kea/kea4.sock\"\npoll-interval = 2.5").unwrap();
         assert_eq!(c.control_socket, Some(PathBuf::from("/run/kea/kea4.sock")));
@@ -1247,7 +1311,7 @@ mod tests {
             ),
             ("control-socket = \"/s\"\nserver = \"a b\"", "server"),
         ] {
-            let e = ok(t).unwrap_err();
+            let e = ok(t).unwrap_err().to_string();
             assert!(e.contains(needle), "{t}: {e}");
         }
     }
@@ -1278,12 +1342,16 @@ mod tests {
         assert!(e.contains("bogux") && e.contains("kea #2"), "{e}");
         // Several sources need distinct server labels.
         let mut two = vec![KeaConfig::new("/a"), KeaConfig::new("/b")];
-        assert!(validate_all(&two)
-            .unwrap_err()
-            .contains("`server` is required"));
+        assert_eq!(
+            validate_all(&two).unwrap_err().to_string(),
+            "source 1: `server` is required with several [[kea]] sources (the label telling their series apart)"
+        );
         two[0].server = Some("x".into());
         two[1].server = Some("x".into());
-        assert!(validate_all(&two).unwrap_err().contains("twice"));
+        assert_eq!(
+            validate_all(&two).unwrap_err(),
+            KeaConfigError::ServerTwice("x".into())
+        );
     }
 
     #[test]

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use clap::Parser;
 
 use tftp_sidecar::cli::Cli;
-use tftp_sidecar::config::{self, LogFormat, Settings};
+use tftp_sidecar::config::{self, KeyError, LogFormat, Problem, Settings};
 use tftp_sidecar::content::FileSource;
 use tftp_sidecar::metrics::Metrics;
 use tftp_sidecar::page::{Page, RootCheck};
 use tftp_sidecar::server::events::Both;
 use tftp_sidecar::server::{shutdown, Events, Server};
+use tftp_sidecar::store::NoStoreEvents;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -46,11 +47,11 @@ fn main() -> ExitCode {
         }
     };
     if cli.check_config {
-        // Building the store checks its keys (and the disk cache) too.
-        let built =
-            rt.block_on(async { settings.store.build(Arc::new(Metrics::new())).map(|_| ()) });
+        // Every key is checked by now; opening the disk cache (created, indexed) is the one
+        // check left. Nothing is counted.
+        let built = rt.block_on(async { settings.store.build(Arc::new(NoStoreEvents)) });
         if let Err(e) = built {
-            eprintln!("tftp-sidecar: config key {e}");
+            eprintln!("tftp-sidecar: {e}");
             return ExitCode::from(2);
         }
         println!("{settings:#?}");
@@ -99,9 +100,14 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Why the process stops with an error (config problems exit 2).
+/// Why the process stops with an error (config problems exit 2): a key whose value could
+/// not be put to use (an address already bound, a Kea source that cannot be registered).
 enum Fatal {
-    Config(String),
+    Config(KeyError),
+}
+
+fn key_fatal(key: &'static str, e: impl std::fmt::Display) -> Fatal {
+    Fatal::Config(KeyError::new(key, Problem::Invalid(e.to_string())))
 }
 
 async fn run(settings: Settings) -> Result<(), Fatal> {
@@ -109,13 +115,13 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     let metrics = Arc::new(Metrics::with_phone_capacity(settings.page.phone_capacity));
     if !settings.kea.is_empty() {
         let sources = tftp_sidecar::kea_stats::start_all(&settings.kea, metrics.registry())
-            .map_err(|e| Fatal::Config(format!("config key `kea`: {e}")))?;
+            .map_err(|e| key_fatal("kea", e))?;
         metrics.set_kea_sources(sources);
     }
     let store = settings
         .store
         .build(metrics.clone())
-        .map_err(|e| Fatal::Config(format!("config key {e}")))?;
+        .map_err(Fatal::Config)?;
     tracing::info!(
         root = ?settings.store.root,
         origin = ?settings.store.origin_url,
@@ -128,7 +134,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     let (http_stop_tx, http_stop) = watch::channel(false);
     if let Some(h) = settings.http.clone() {
         let files = tftp_sidecar::http_files::HttpFiles::bind(h, source.clone(), metrics.clone())
-            .map_err(|e| Fatal::Config(format!("config key `http_listen`: {e}")))?;
+            .map_err(|e| key_fatal("http_listen", e))?;
         files.spawn(http_stop);
     }
     // The metrics and the phone table each listen to the engine's events.
@@ -138,7 +144,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     if let Some(addr) = settings.metrics_listen {
         let l = TcpListener::bind(addr)
             .await
-            .map_err(|e| Fatal::Config(format!("config key `metrics_listen`: {addr}: {e}")))?;
+            .map_err(|e| key_fatal("metrics_listen", format!("{addr}: {e}")))?;
         tracing::info!(%addr, "status listener (the operator's page at /, /metrics, /healthz, /readyz, /api/v1/phones)");
         let m = metrics.clone();
         // The firmware check runs only for the page, so only with the status listener.
@@ -158,7 +164,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
         });
     }
     let server = Server::bind(settings.server.clone(), source, events)
-        .map_err(|e| Fatal::Config(format!("config key `listen`: {e}")))?;
+        .map_err(|e| key_fatal("listen", e))?;
     let _ = ready_tx.send(true);
     let stop = async move {
         stop.await;

@@ -11,149 +11,15 @@ use prometheus::{
 
 use crate::file_class::FileClass;
 use crate::phones::{PhoneTable, DEFAULT_CAPACITY};
+use crate::store::StoreEvents;
+
+/// The label vocabularies live with the parts that speak them (the engine, the store); they
+/// are re-exported here because every one of them is also a metric label.
+pub use crate::server::{Outcome, RejectReason};
+pub use crate::store::{OriginOutcome, Tier};
 
 /// Which listener served a transfer: defined with the engine's events, re-exported here.
 pub use crate::server::events::Protocol;
-
-/// How a transfer ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    Completed,
-    /// The client sent an ERROR or something it should not have.
-    ClientError,
-    /// The client stopped answering (retry limit reached).
-    TimedOut,
-    NotFound,
-    AccessDenied,
-    /// The store could not deliver the bytes (origin down, I/O error, ...).
-    Unavailable,
-    /// Ended by the server (shutdown deadline, ...).
-    Aborted,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 7] = [
-        Outcome::Completed,
-        Outcome::ClientError,
-        Outcome::TimedOut,
-        Outcome::NotFound,
-        Outcome::AccessDenied,
-        Outcome::Unavailable,
-        Outcome::Aborted,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::ClientError => "client_error",
-            Outcome::TimedOut => "timed_out",
-            Outcome::NotFound => "not_found",
-            Outcome::AccessDenied => "access_denied",
-            Outcome::Unavailable => "unavailable",
-            Outcome::Aborted => "aborted",
-        }
-    }
-}
-
-/// Why a request was refused before a transfer started.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RejectReason {
-    /// Over the concurrent-transfer cap.
-    Busy,
-    /// Over the per-client-address cap.
-    PerClientBusy,
-    /// The file name broke a path rule.
-    Path,
-    /// A write request while writes are disabled.
-    Write,
-    /// Netascii mode refused.
-    Netascii,
-    /// A packet or request head that does not parse (HTTP: also over the header size bound).
-    Malformed,
-    /// HTTP: a method other than GET or HEAD.
-    Method,
-    /// HTTP: the request head did not arrive within the header timeout (slowloris), or the
-    /// connection stalled past the idle timeout.
-    Timeout,
-}
-
-impl RejectReason {
-    pub const ALL: [RejectReason; 8] = [
-        RejectReason::Busy,
-        RejectReason::PerClientBusy,
-        RejectReason::Path,
-        RejectReason::Write,
-        RejectReason::Netascii,
-        RejectReason::Malformed,
-        RejectReason::Method,
-        RejectReason::Timeout,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectReason::Busy => "busy",
-            RejectReason::PerClientBusy => "per_client_busy",
-            RejectReason::Path => "path",
-            RejectReason::Write => "write",
-            RejectReason::Netascii => "netascii",
-            RejectReason::Malformed => "malformed",
-            RejectReason::Method => "method",
-            RejectReason::Timeout => "timeout",
-        }
-    }
-}
-
-/// A cache tier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Tier {
-    Memory,
-    Disk,
-}
-
-impl Tier {
-    pub const ALL: [Tier; 2] = [Tier::Memory, Tier::Disk];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Memory => "memory",
-            Tier::Disk => "disk",
-        }
-    }
-}
-
-/// How one request to the HTTP origin ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OriginOutcome {
-    /// 2xx with a body.
-    Ok,
-    /// 304: the cached copy is still good.
-    NotModified,
-    /// 404 or 410.
-    NotFound,
-    /// Another status, a connection or body error.
-    Error,
-    Timeout,
-}
-
-impl OriginOutcome {
-    pub const ALL: [OriginOutcome; 5] = [
-        OriginOutcome::Ok,
-        OriginOutcome::NotModified,
-        OriginOutcome::NotFound,
-        OriginOutcome::Error,
-        OriginOutcome::Timeout,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OriginOutcome::Ok => "ok",
-            OriginOutcome::NotModified => "not_modified",
-            OriginOutcome::NotFound => "not_found",
-            OriginOutcome::Error => "error",
-            OriginOutcome::Timeout => "timeout",
-        }
-    }
-}
 
 /// TFTP error codes 0..=8 get their own label; anything else is `other`.
 const ERROR_CODES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "other"];
@@ -500,46 +366,47 @@ impl Metrics {
     pub fn phones(&self) -> &std::sync::Arc<PhoneTable> {
         &self.phones
     }
+}
 
-    // --- content store ---
-
-    pub fn cache_hit(&self, tier: Tier) {
+/// The store's events, counted.
+impl StoreEvents for Metrics {
+    fn cache_hit(&self, tier: Tier) {
         self.cache_hits.with_label_values(&[tier.as_str()]).inc();
     }
 
-    pub fn cache_miss(&self) {
+    fn cache_miss(&self) {
         self.cache_misses.inc();
     }
 
-    pub fn coalesced_wait(&self) {
+    fn coalesced_wait(&self) {
         self.cache_coalesced.inc();
     }
 
-    pub fn cache_evicted(&self, tier: Tier, n: u64) {
+    fn cache_evicted(&self, tier: Tier, n: u64) {
         self.cache_evictions
             .with_label_values(&[tier.as_str()])
             .inc_by(n);
     }
 
-    pub fn set_cache_bytes(&self, tier: Tier, bytes: u64) {
+    fn cache_bytes(&self, tier: Tier, bytes: u64) {
         self.cache_bytes
             .with_label_values(&[tier.as_str()])
             .set(bytes as i64);
     }
 
-    pub fn cache_corrupt(&self) {
+    fn cache_corrupt(&self) {
         self.cache_corrupt.inc();
     }
 
-    pub fn stale_served(&self) {
+    fn stale_served(&self) {
         self.stale_served.inc();
     }
 
-    pub fn negative_hit(&self) {
+    fn negative_hit(&self) {
         self.negative_hits.inc();
     }
 
-    pub fn origin_request(&self, outcome: OriginOutcome, latency: Duration) {
+    fn origin_request(&self, outcome: OriginOutcome, latency: Duration) {
         self.origin_requests
             .with_label_values(&[outcome.as_str()])
             .inc();

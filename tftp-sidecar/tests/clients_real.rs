@@ -18,32 +18,12 @@ const SIZES: &[(&str, usize)] = &[
     ("big.sbn", 32 * 1024 * 1024 + 1),
 ];
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 fn make_root() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (i, (name, size)) in SIZES.iter().enumerate() {
         std::fs::write(dir.path().join(name), pattern(*size, i as u8)).unwrap();
     }
     dir
-}
-
-fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().expect("run client");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn same(a: &Path, b: &Path) {

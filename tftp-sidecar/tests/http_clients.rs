@@ -266,107 +266,30 @@ fn metrics_after_a_known_mix_of_http_and_tftp() {
     let k = |name: &str, labels: &str| metric(&m, &format!("{name}{{{labels}}}"));
     let h = r#"protocol="http""#;
     let t = r#"protocol="tftp""#;
-    assert_eq!(
-        k(
-            "tftp_transfers_started_total",
-            &format!(r#"class="config",{h}"#)
-        ),
-        2.0
-    );
-    assert_eq!(
-        k(
-            "tftp_transfers_completed_total",
-            &format!(r#"class="config",{h}"#)
-        ),
-        2.0
-    );
-    assert_eq!(
-        k(
-            "tftp_transfers_started_total",
-            &format!(r#"class="firmware",{h}"#)
-        ),
-        1.0
-    );
-    assert_eq!(
-        k(
-            "tftp_transfers_completed_total",
-            &format!(r#"class="firmware",{h}"#)
-        ),
-        1.0
-    );
-    assert_eq!(
-        k("tftp_bytes_sent_total", &format!(r#"class="firmware",{h}"#)),
-        7_100_000.0
-    );
-    assert_eq!(
-        k("tftp_bytes_sent_total", &format!(r#"class="config",{h}"#)),
-        4096.0
-    );
-    assert_eq!(
-        k(
-            "tftp_transfers_failed_total",
-            &format!(r#"class="trust_list",outcome="not_found",{h}"#)
-        ),
-        1.0
-    );
-    assert_eq!(
-        k(
-            "tftp_transfer_duration_seconds_count",
-            &format!(r#"class="config",{h}"#)
-        ),
-        2.0
-    );
-    assert_eq!(
-        k(
-            "tftp_requests_rejected_total",
-            &format!(r#"{h},reason="path""#)
-        ),
-        1.0
-    );
-    assert_eq!(
-        k(
-            "tftp_requests_rejected_total",
-            &format!(r#"{h},reason="method""#)
-        ),
-        1.0
-    );
-    // HEAD is answered, not counted as a transfer.
-    assert_eq!(
-        k(
-            "tftp_transfers_started_total",
-            &format!(r#"class="other",{h}"#)
-        ),
-        0.0
-    );
-    assert_eq!(
-        k(
-            "tftp_transfers_completed_total",
-            &format!(r#"class="config",{t}"#)
-        ),
-        1.0
-    );
-    assert_eq!(
-        k("tftp_bytes_sent_total", &format!(r#"class="config",{t}"#)),
-        4096.0
-    );
-    assert_eq!(
-        k("tftp_bytes_sent_total", &format!(r#"class="firmware",{t}"#)),
-        0.0
-    );
-    assert_eq!(
-        k(
-            "tftp_transfers_failed_total",
-            &format!(r#"class="firmware",outcome="not_found",{t}"#)
-        ),
-        1.0
-    );
-    assert_eq!(
-        k(
-            "tftp_transfers_completed_total",
-            &format!(r#"class="firmware",{t}"#)
-        ),
-        0.0
-    );
+    // Each series and its value after the exchanges above.
+    #[rustfmt::skip]
+    let expected = [
+        ("tftp_transfers_started_total", format!(r#"class="config",{h}"#), 2.0),
+        ("tftp_transfers_completed_total", format!(r#"class="config",{h}"#), 2.0),
+        ("tftp_transfers_started_total", format!(r#"class="firmware",{h}"#), 1.0),
+        ("tftp_transfers_completed_total", format!(r#"class="firmware",{h}"#), 1.0),
+        ("tftp_bytes_sent_total", format!(r#"class="firmware",{h}"#), 7_100_000.0),
+        ("tftp_bytes_sent_total", format!(r#"class="config",{h}"#), 4096.0),
+        ("tftp_transfers_failed_total", format!(r#"class="trust_list",outcome="not_found",{h}"#), 1.0),
+        ("tftp_transfer_duration_seconds_count", format!(r#"class="config",{h}"#), 2.0),
+        ("tftp_requests_rejected_total", format!(r#"{h},reason="path""#), 1.0),
+        ("tftp_requests_rejected_total", format!(r#"{h},reason="method""#), 1.0),
+        // HEAD is answered, not counted as a transfer.
+        ("tftp_transfers_started_total", format!(r#"class="other",{h}"#), 0.0),
+        ("tftp_transfers_completed_total", format!(r#"class="config",{t}"#), 1.0),
+        ("tftp_bytes_sent_total", format!(r#"class="config",{t}"#), 4096.0),
+        ("tftp_bytes_sent_total", format!(r#"class="firmware",{t}"#), 0.0),
+        ("tftp_transfers_failed_total", format!(r#"class="firmware",outcome="not_found",{t}"#), 1.0),
+        ("tftp_transfers_completed_total", format!(r#"class="firmware",{t}"#), 0.0),
+    ];
+    for (name, labels, want) in expected {
+        assert_eq!(k(name, &labels), want, "{name}{{{labels}}}");
+    }
     assert_eq!(metric(&m, "tftp_http_connections"), 1.0);
 
     // The phone (seen over both): its last transfer was TFTP, after HTTP.

@@ -31,27 +31,24 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
-    let mut b = String::new();
-    s.read_to_string(&mut b).ok()?;
-    Some(b.split_once("\r\n\r\n")?.1.to_string())
-}
+#[path = "../../tests/src/http.rs"]
+mod http;
+#[path = "../../tests/src/metrics.rs"]
+mod metrics_text;
 
 fn get_status(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
-    let mut b = String::new();
-    s.read_to_string(&mut b).ok()?;
-    let (head, body) = b.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_string()))
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let r = http::get_on(TcpStream::connect(addr).ok()?, addr, path).ok()?;
+    Some((r.status, r.text()))
 }
 
+fn get(port: u16, path: &str) -> Option<String> {
+    get_status(port, path).map(|(_, body)| body)
+}
+
+/// The value of `sample` (`name{labels}`, labels sorted by name as the sidecar renders them).
 fn value(text: &str, sample: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+    metrics_text::series(text).get(sample).copied()
 }
 
 fn wait_for(port: u16, sample: &str, want: f64) -> String {

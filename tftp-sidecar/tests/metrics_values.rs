@@ -7,26 +7,14 @@ use std::time::Duration;
 use tftp_sidecar::file_class::FileClass;
 use tftp_sidecar::metrics::{Metrics, OriginOutcome, Outcome, Protocol, RejectReason, Tier};
 use tftp_sidecar::phones::PhoneTable;
+use tftp_sidecar::store::StoreEvents;
+
+#[path = "../../tests/src/metrics.rs"]
+mod metrics_text;
 
 /// `name{k="v",...}` (labels sorted) -> value, from the text exposition format.
 fn parse(text: &str) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let (series, value) = line.rsplit_once(' ').unwrap();
-        let key = match series.split_once('{') {
-            None => series.to_string(),
-            Some((name, labels)) => {
-                let mut l: Vec<&str> = labels.trim_end_matches('}').split(',').collect();
-                l.sort();
-                format!("{name}{{{}}}", l.join(","))
-            }
-        };
-        out.insert(key, value.parse().unwrap());
-    }
-    out
+    metrics_text::series(text)
 }
 
 fn get(m: &BTreeMap<String, f64>, key: &str) -> f64 {
@@ -208,7 +196,7 @@ fn values_after_a_known_sequence() {
     metrics.cache_miss();
     metrics.coalesced_wait();
     metrics.cache_evicted(Tier::Memory, 2);
-    metrics.set_cache_bytes(Tier::Memory, 12345);
+    metrics.cache_bytes(Tier::Memory, 12345);
     metrics.stale_served();
     metrics.negative_hit();
     metrics.origin_request(OriginOutcome::Ok, Duration::from_millis(3));

@@ -101,7 +101,14 @@ enum { CK_LOG_DEBUG = 0, CK_LOG_INFO = 1, CK_LOG_WARN = 2, CK_LOG_ERROR = 3 };
 /* Debug level used for per-packet decisions (Kea's DBGLVL_TRACE_BASIC). */
 enum { CK_DEBUG_LEVEL = 40 };
 int ck_log_enabled(int level);
-void ck_log(int level, const char* msg, size_t len);
+/* Text borrowed from the caller for the duration of a call. */
+typedef struct {
+    const char* ptr;
+    size_t len;
+} ck_str;
+/* Logs message `id` (one of shim/cisco_tftp_messages.mes, registered with Kea's message
+ * dictionary) with its `n` arguments filling %1, %2, ... */
+void ck_log(int level, const char* id, const ck_str* args, size_t n);
 
 /* Command handlers: the command's `arguments` as JSON text ("null" when absent), and the
  * answer (`args_json` may be NULL). */

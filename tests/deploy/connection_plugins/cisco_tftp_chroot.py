@@ -1,7 +1,9 @@
 """A connection plugin for the tests only: runs Ansible's modules inside a directory with
 chroot(8), as root, the way `-c local` runs them on the machine itself. ansible-core ships no
 chroot connection (community.general's is not installed here); this is the least that the
-role's tasks need. The root is the CISCO_TFTP_CHROOT environment variable."""
+role's tasks need. The root is the host's `cisco_tftp_chroot` variable (one root per host: two
+roots stand for the two servers of a Kea HA pair), else the CISCO_TFTP_CHROOT environment
+variable."""
 
 import os
 import shutil
@@ -14,10 +16,16 @@ DOCUMENTATION = """
 name: cisco_tftp_chroot
 short_description: run tasks inside a chroot (cisco-tftp's tests)
 description:
-  - Runs every command with chroot(8) into the directory in the CISCO_TFTP_CHROOT environment
-    variable and copies files in and out of it. Needs root.
+  - Runs every command with chroot(8) into the host's directory and copies files in and out
+    of it. Needs root.
 author: cisco-tftp maintainers
-options: {}
+options:
+  chroot:
+    description: the root directory of this host
+    vars:
+      - name: cisco_tftp_chroot
+    env:
+      - name: CISCO_TFTP_CHROOT
 """
 
 
@@ -25,13 +33,11 @@ class Connection(ConnectionBase):
     transport = "cisco_tftp_chroot"
     has_pipelining = True
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.chroot = os.environ.get("CISCO_TFTP_CHROOT", "")
-        if not self.chroot or not os.path.isdir(self.chroot):
-            raise AnsibleError(f"CISCO_TFTP_CHROOT is not a directory: {self.chroot!r}")
-
     def _connect(self):
+        root = self.get_option("chroot") or ""
+        if not root or not os.path.isdir(root):
+            raise AnsibleError(f"cisco_tftp_chroot / CISCO_TFTP_CHROOT is not a directory: {root!r}")
+        self.chroot = root
         self._connected = True
         return self
 

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use crate::file_class::FileClass;
 
-/// How a transfer ended and why a request was refused: one vocabulary, shared with the
-/// metrics labels.
-pub use crate::metrics::{Outcome, RejectReason};
+pub use super::outcome::{Outcome, RejectReason};
 
 /// Which listener served a transfer: every transfer metric carries it as `protocol`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

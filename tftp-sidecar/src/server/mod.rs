@@ -12,6 +12,7 @@
 //! - `outbox`: single-port mode's queue of replies, flushed by the listener
 //! - `shutdown`: signals and draining
 //! - `events`: what the engine reports (metrics hook)
+//! - `outcome`: the engine's vocabulary (how a transfer ended, why a request was refused)
 
 pub mod batch_io;
 pub mod events;
@@ -19,6 +20,7 @@ pub mod limits;
 mod listener;
 pub mod options;
 mod outbox;
+pub mod outcome;
 pub mod ports;
 pub mod session;
 pub mod shutdown;

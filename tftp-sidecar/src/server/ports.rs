@@ -22,24 +22,44 @@ pub enum PortMode {
     Range { first: u16, last: u16 },
 }
 
+/// A `port_range` that is not FIRST-LAST with 1 <= FIRST <= LAST.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortRangeError {
+    #[error("expected FIRST-LAST (e.g. 50000-50100), got {0:?}")]
+    Shape(String),
+    #[error("bad port {0:?}")]
+    Port(String),
+    #[error("bad port range {0}-{1}")]
+    Order(u16, u16),
+}
+
+impl PortMode {
+    /// `FIRST-LAST` (or `range:FIRST-LAST`) as a range mode.
+    pub fn range(s: &str) -> Result<PortMode, PortRangeError> {
+        let r = s.strip_prefix("range:").unwrap_or(s);
+        let (a, b) = r
+            .split_once('-')
+            .ok_or_else(|| PortRangeError::Shape(s.to_string()))?;
+        let port = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| PortRangeError::Port(p.to_string()))
+        };
+        let (first, last) = (port(a)?, port(b)?);
+        if first == 0 || first > last {
+            return Err(PortRangeError::Order(first, last));
+        }
+        Ok(PortMode::Range { first, last })
+    }
+}
+
 impl std::str::FromStr for PortMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = PortRangeError;
+    fn from_str(s: &str) -> Result<Self, PortRangeError> {
         match s {
             "ephemeral" => Ok(PortMode::Ephemeral),
             "single-port" | "single" => Ok(PortMode::SinglePort),
-            _ => {
-                let r = s.strip_prefix("range:").unwrap_or(s);
-                let (a, b) = r.split_once('-').ok_or_else(|| {
-                    format!("expected ephemeral, single-port or FIRST-LAST, got {s:?}")
-                })?;
-                let first: u16 = a.trim().parse().map_err(|_| format!("bad port {a:?}"))?;
-                let last: u16 = b.trim().parse().map_err(|_| format!("bad port {b:?}"))?;
-                if first == 0 || first > last {
-                    return Err(format!("bad port range {first}-{last}"));
-                }
-                Ok(PortMode::Range { first, last })
-            }
+            _ => PortMode::range(s),
         }
     }
 }

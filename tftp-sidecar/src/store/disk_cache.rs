@@ -19,7 +19,7 @@ use lru::LruCache;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::metrics::{Metrics, Tier};
+use super::events::{StoreEvents, Tier};
 
 const META_VERSION: u32 = 1;
 
@@ -54,7 +54,7 @@ pub struct DiskCache {
     max_bytes: u64,
     index: Mutex<Index>,
     tmp_seq: AtomicU64,
-    metrics: Arc<Metrics>,
+    events: Arc<dyn StoreEvents>,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -69,7 +69,11 @@ pub fn sha256_hex(data: &[u8]) -> String {
 impl DiskCache {
     /// Create the directory if needed, drop leftover temp files, and index what is there
     /// (oldest first by modification time). Checksums are verified on load, not here.
-    pub fn open(dir: PathBuf, max_bytes: u64, metrics: Arc<Metrics>) -> io::Result<DiskCache> {
+    pub fn open(
+        dir: PathBuf,
+        max_bytes: u64,
+        events: Arc<dyn StoreEvents>,
+    ) -> io::Result<DiskCache> {
         fs::create_dir_all(&dir)?;
         let mut found: Vec<(SystemTime, String, u64)> = Vec::new();
         let mut data_files: Vec<String> = Vec::new();
@@ -119,13 +123,13 @@ impl DiskCache {
             max_bytes,
             index: Mutex::new(index),
             tmp_seq: AtomicU64::new(0),
-            metrics,
+            events,
         };
         // The budget may have shrunk since the last run.
         cache.evict_to_fit(0);
         cache
-            .metrics
-            .set_cache_bytes(Tier::Disk, cache.index.lock().unwrap().bytes);
+            .events
+            .cache_bytes(Tier::Disk, cache.index.lock().unwrap().bytes);
         Ok(cache)
     }
 
@@ -172,7 +176,7 @@ impl DiskCache {
             _ => false,
         };
         if !intact {
-            self.metrics.cache_corrupt();
+            self.events.cache_corrupt();
             tracing::warn!(key, dir = %self.dir.display(), "disk cache entry failed verification; deleted");
             self.remove_hash(&hash);
             return None;
@@ -215,7 +219,7 @@ impl DiskCache {
             index.bytes += len;
         }
         self.evict_to_fit(0);
-        self.metrics.set_cache_bytes(Tier::Disk, self.bytes());
+        self.events.cache_bytes(Tier::Disk, self.bytes());
         Ok(())
     }
 
@@ -243,7 +247,7 @@ impl DiskCache {
         if let Some(len) = index.lru.pop(hash) {
             index.bytes -= len;
         }
-        self.metrics.set_cache_bytes(Tier::Disk, index.bytes);
+        self.events.cache_bytes(Tier::Disk, index.bytes);
     }
 
     fn evict_to_fit(&self, extra: u64) {
@@ -268,7 +272,7 @@ impl DiskCache {
             evicted += 1;
         }
         if evicted > 0 {
-            self.metrics.cache_evicted(Tier::Disk, evicted);
+            self.events.cache_evicted(Tier::Disk, evicted);
         }
     }
 
@@ -321,6 +325,7 @@ mod tests {
 
     #[test]
     fn round_trip_evict_and_reopen() {
+        use crate::metrics::Metrics;
         let dir = tempfile::tempdir().unwrap();
         let m = Arc::new(Metrics::new());
         let c = DiskCache::open(dir.path().to_path_buf(), 10, m.clone()).unwrap();

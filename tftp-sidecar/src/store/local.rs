@@ -34,6 +34,15 @@ pub struct LocalFile {
     pub modified: Option<SystemTime>,
 }
 
+/// A local root that cannot be served.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RootError {
+    #[error("{}: {error}", root.display())]
+    Unreadable { root: PathBuf, error: String },
+    #[error("{}: not a directory", .0.display())]
+    NotDirectory(PathBuf),
+}
+
 impl LocalRoot {
     pub fn new(root: PathBuf, case_insensitive: bool) -> LocalRoot {
         LocalRoot {
@@ -50,12 +59,13 @@ impl LocalRoot {
     }
 
     /// Fails when the root is missing or not a directory (for config checks at start).
-    pub fn check(&self) -> Result<(), String> {
-        let root = self
-            .canonical_root()
-            .map_err(|e| format!("{}: {e}", self.inner.root.display()))?;
+    pub fn check(&self) -> Result<(), RootError> {
+        let root = self.canonical_root().map_err(|e| RootError::Unreadable {
+            root: self.inner.root.clone(),
+            error: e.to_string(),
+        })?;
         if !root.is_dir() {
-            return Err(format!("{}: not a directory", self.inner.root.display()));
+            return Err(RootError::NotDirectory(self.inner.root.clone()));
         }
         Ok(())
     }

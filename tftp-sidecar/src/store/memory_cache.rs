@@ -8,9 +8,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use lru::LruCache;
 
+use super::events::{StoreEvents, Tier};
 use super::local::LocalFile;
 use crate::content::{Content, FileMeta};
-use crate::metrics::{Metrics, Tier};
 
 /// What a cached copy is checked against when it is no longer fresh.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,18 +51,18 @@ struct Lru {
 pub struct MemoryCache {
     max_bytes: u64,
     lru: Mutex<Lru>,
-    metrics: Arc<Metrics>,
+    events: Arc<dyn StoreEvents>,
 }
 
 impl MemoryCache {
-    pub fn new(max_bytes: u64, metrics: Arc<Metrics>) -> MemoryCache {
+    pub fn new(max_bytes: u64, events: Arc<dyn StoreEvents>) -> MemoryCache {
         MemoryCache {
             max_bytes,
             lru: Mutex::new(Lru {
                 map: LruCache::unbounded(),
                 bytes: 0,
             }),
-            metrics,
+            events,
         }
     }
 
@@ -80,7 +80,7 @@ impl MemoryCache {
             lru.bytes -= old.bytes.len() as u64;
         }
         if size > self.max_bytes {
-            self.metrics.set_cache_bytes(Tier::Memory, lru.bytes);
+            self.events.cache_bytes(Tier::Memory, lru.bytes);
             return;
         }
         let mut evicted = 0;
@@ -96,16 +96,16 @@ impl MemoryCache {
         lru.bytes += size;
         lru.map.put(key, file);
         if evicted > 0 {
-            self.metrics.cache_evicted(Tier::Memory, evicted);
+            self.events.cache_evicted(Tier::Memory, evicted);
         }
-        self.metrics.set_cache_bytes(Tier::Memory, lru.bytes);
+        self.events.cache_bytes(Tier::Memory, lru.bytes);
     }
 
     pub fn remove(&self, key: &str) {
         let mut lru = self.lru.lock().unwrap();
         if let Some(old) = lru.map.pop(key) {
             lru.bytes -= old.bytes.len() as u64;
-            self.metrics.set_cache_bytes(Tier::Memory, lru.bytes);
+            self.events.cache_bytes(Tier::Memory, lru.bytes);
         }
     }
 
@@ -145,8 +145,7 @@ mod tests {
 
     #[test]
     fn evicts_least_recently_used_by_bytes() {
-        let m = Arc::new(Metrics::new());
-        let c = MemoryCache::new(100, m);
+        let c = MemoryCache::new(100, Arc::new(super::super::events::NoStoreEvents));
         c.insert("a".into(), file(40));
         c.insert("b".into(), file(40));
         assert!(c.get("a").is_some()); // b is now least recently used

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod disk_cache;
+pub mod events;
 pub mod local;
 pub mod memory_cache;
 pub mod negative;
@@ -13,5 +14,6 @@ pub mod origin;
 pub mod tiered;
 
 pub use config::StoreConfig;
+pub use events::{NoStoreEvents, OriginOutcome, StoreEvents, Tier};
 pub use local::{LocalFile, LocalRoot};
 pub use tiered::{Store, StoreParts};

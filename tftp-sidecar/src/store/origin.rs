@@ -80,6 +80,21 @@ pub struct Origin {
     base: String,
 }
 
+/// An origin that cannot be used as configured.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OriginConfigError {
+    #[error("max concurrent requests must be > 0")]
+    NoConcurrency,
+    #[error("not a URL: {0}")]
+    NotUrl(String),
+    #[error("scheme must be http or https, not {0}")]
+    Scheme(String),
+    #[error("must not have a query or fragment")]
+    QueryOrFragment,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
 impl Origin {
     /// `timeout` bounds a whole request, body included; `connect_timeout` the TCP/TLS setup;
     /// at most `max_concurrent` requests are in flight (others wait their turn).
@@ -88,19 +103,17 @@ impl Origin {
         connect_timeout: Duration,
         timeout: Duration,
         max_concurrent: usize,
-    ) -> Result<Origin, String> {
+    ) -> Result<Origin, OriginConfigError> {
         if max_concurrent == 0 {
-            return Err("max concurrent requests must be > 0".to_string());
+            return Err(OriginConfigError::NoConcurrency);
         }
-        let url = reqwest::Url::parse(base_url).map_err(|e| format!("not a URL: {e}"))?;
+        let url =
+            reqwest::Url::parse(base_url).map_err(|e| OriginConfigError::NotUrl(e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "scheme must be http or https, not {}",
-                url.scheme()
-            ));
+            return Err(OriginConfigError::Scheme(url.scheme().to_string()));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err("must not have a query or fragment".to_string());
+            return Err(OriginConfigError::QueryOrFragment);
         }
         let mut builder = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
@@ -117,7 +130,9 @@ impl Origin {
         if loopback {
             builder = builder.no_proxy();
         }
-        let client = builder.build().map_err(|e| error_chain(&e))?;
+        let client = builder
+            .build()
+            .map_err(|e| OriginConfigError::Client(error_chain(&e)))?;
         let mut base = url.to_string();
         if !base.ends_with('/') {
             base.push('/');

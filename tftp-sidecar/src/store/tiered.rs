@@ -16,12 +16,12 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::disk_cache::{DiskCache, DiskEntry};
+use super::events::{OriginOutcome, StoreEvents, Tier};
 use super::local::LocalRoot;
 use super::memory_cache::{CachedFile, MemoryCache, Validator};
 use super::negative::NegativeCache;
 use super::origin::{Origin, OriginFailure, OriginReply};
 use crate::content::{BoxFuture, Content, FileMeta, FileSource, OpenError};
-use crate::metrics::{Metrics, OriginOutcome, Tier};
 
 type LoadResult = Option<Result<Content, OpenError>>;
 
@@ -54,7 +54,7 @@ struct Inner {
     case_insensitive: bool,
     max_file_bytes: u64,
     inflight: Mutex<HashMap<String, Arc<watch::Sender<LoadResult>>>>,
-    metrics: Arc<Metrics>,
+    events: Arc<dyn StoreEvents>,
 }
 
 /// Cheap to clone; every clone shares the caches.
@@ -64,12 +64,12 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(parts: StoreParts, metrics: Arc<Metrics>) -> Store {
+    pub fn new(parts: StoreParts, events: Arc<dyn StoreEvents>) -> Store {
         Store {
             inner: Arc::new(Inner {
                 local: parts.local,
                 origin: parts.origin,
-                memory: MemoryCache::new(parts.memory_bytes, metrics.clone()),
+                memory: MemoryCache::new(parts.memory_bytes, events.clone()),
                 disk: parts.disk.map(Arc::new),
                 negative: NegativeCache::new(parts.negative_ttl, super::negative::DEFAULT_CAPACITY),
                 fresh_ttl: parts.fresh_ttl,
@@ -77,13 +77,9 @@ impl Store {
                 case_insensitive: parts.case_insensitive,
                 max_file_bytes: parts.max_file_bytes,
                 inflight: Mutex::new(HashMap::new()),
-                metrics,
+                events,
             }),
         }
-    }
-
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.inner.metrics
     }
 
     pub fn has_local(&self) -> bool {
@@ -116,18 +112,18 @@ impl Store {
         let inner = &self.inner;
         let key = self.key(name);
         if inner.negative.contains(&key) {
-            inner.metrics.negative_hit();
+            inner.events.negative_hit();
             return Err(OpenError::NotFound);
         }
         let now = Instant::now();
         let mut stale = None;
         if let Some(f) = inner.memory.get(&key) {
             if now.duration_since(f.validated_at) < inner.fresh_ttl {
-                inner.metrics.cache_hit(Tier::Memory);
+                inner.events.cache_hit(Tier::Memory);
                 return Ok(f.content());
             }
             if f.stale_until.is_some_and(|t| now < t) {
-                inner.metrics.stale_served();
+                inner.events.stale_served();
                 return Ok(f.content());
             }
             stale = Some(f);
@@ -135,14 +131,14 @@ impl Store {
         let (mut rx, load) = {
             let mut inflight = inner.inflight.lock().unwrap();
             if let Some(tx) = inflight.get(&key) {
-                inner.metrics.coalesced_wait();
+                inner.events.coalesced_wait();
                 (tx.subscribe(), None)
             } else {
                 // A load may have finished between the memory check and taking this lock: it
                 // fills the memory tier before leaving the map, so look again.
                 if let Some(f) = inner.memory.get(&key) {
                     if Instant::now().duration_since(f.validated_at) < inner.fresh_ttl {
-                        inner.metrics.cache_hit(Tier::Memory);
+                        inner.events.cache_hit(Tier::Memory);
                         return Ok(f.content());
                     }
                     stale = Some(f);
@@ -234,7 +230,7 @@ impl Load {
                         meta,
                     };
                     if self.fresh(validated_at) {
-                        inner.metrics.cache_hit(Tier::Disk);
+                        inner.events.cache_hit(Tier::Disk);
                         inner.memory.insert(key.clone(), file.clone());
                         self.publish(Ok(file.content()));
                         return;
@@ -244,7 +240,7 @@ impl Load {
             }
         }
 
-        inner.metrics.cache_miss();
+        inner.events.cache_miss();
 
         if let Some(local) = &inner.local {
             // A cached local file unchanged on disk (same path, size, mtime) is reused.
@@ -325,7 +321,7 @@ impl Load {
         match reply {
             Ok(OriginReply::NotModified) => {
                 inner
-                    .metrics
+                    .events
                     .origin_request(OriginOutcome::NotModified, latency);
                 let mut file = stale.expect("304 only answers a conditional request");
                 file.validated_at = Instant::now();
@@ -341,7 +337,7 @@ impl Load {
             }
             Ok(OriginReply::NotFound) => {
                 inner
-                    .metrics
+                    .events
                     .origin_request(OriginOutcome::NotFound, latency);
                 inner.memory.remove(key);
                 inner.negative.insert(key);
@@ -357,7 +353,7 @@ impl Load {
                     .content_length
                     .is_some_and(|n| n > inner.max_file_bytes)
                 {
-                    inner.metrics.origin_request(OriginOutcome::Error, latency);
+                    inner.events.origin_request(OriginOutcome::Error, latency);
                     let why = format!(
                         "origin file is {} bytes, over the {} byte limit",
                         body.content_length.unwrap(),
@@ -396,12 +392,12 @@ impl Load {
                     _ => None,
                 });
                 if let Some(f) = failure {
-                    inner.metrics.origin_request(outcome_of(&f), latency);
+                    inner.events.origin_request(outcome_of(&f), latency);
                     tracing::warn!(file = name, error = %f, "origin body failed");
                     filler.fail(f.to_string());
                     return;
                 }
-                inner.metrics.origin_request(OriginOutcome::Ok, latency);
+                inner.events.origin_request(OriginOutcome::Ok, latency);
                 let bytes: Bytes = filler.finish();
                 inner.negative.remove(key);
                 inner.memory.insert(
@@ -438,7 +434,7 @@ impl Load {
                 }
             }
             Err(f) => {
-                inner.metrics.origin_request(outcome_of(&f), latency);
+                inner.events.origin_request(outcome_of(&f), latency);
                 tracing::warn!(file = name, error = %f, "origin request failed");
                 self.serve_stale_or(stale, OpenError::Unavailable(f.to_string()));
             }
@@ -450,7 +446,7 @@ impl Load {
     fn serve_stale_or(&self, stale: Option<CachedFile>, err: OpenError) {
         match stale {
             Some(mut file) => {
-                self.inner.metrics.stale_served();
+                self.inner.events.stale_served();
                 file.stale_until = Some(Instant::now() + self.inner.stale_retry);
                 self.inner.memory.insert(self.key.clone(), file.clone());
                 self.publish(Ok(file.content()));
