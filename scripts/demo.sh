@@ -244,6 +244,25 @@ for p in t["phones"]:
     print(f"  {p['mac']:14} {p['address']:13} {p['protocol']:9} {p['last_file']:32} {p['last_outcome']:10} {p['firmware_bytes']:>14}")
 PY
 
+step "The operator's page: GET / (the same phones, with state, firmware progress and the check)"
+ip netns exec $SRV curl -s "http://127.0.0.1:9169/page/fragment" > "$WORK/page.html"
+PAGE_SUMMARY=$(python3 - "$WORK/page.html" <<'PY'
+import html, re, sys
+page = open(sys.argv[1]).read()
+counts = dict(re.findall(r'>(all|stuck|failed|booting|up) (\d+)</a>', page))
+stuck = [html.unescape(f) for s, f in re.findall(
+    r'data-state="(stuck|failed)">.*?<td class="file"><code>(.*?)</code>', page, re.S)]
+problems = len(re.findall(r'<li class="problem">', page))
+line = (f"{counts.get('all', 0)} phones: {counts.get('up', 0)} up, {counts.get('booting', 0)} booting, "
+        f"{counts.get('stuck', 0)} stuck, {counts.get('failed', 0)} failed")
+if stuck:
+    line += " (stuck on " + ", ".join(sorted(set(stuck))) + ")"
+line += f"; the firmware check lists {problems} problem(s) beside them"
+print(line)
+PY
+)
+echo "  $PAGE_SUMMARY"
+
 step "GET /metrics: both sides of a boot in one scrape (lines of interest, non-zero)"
 ip netns exec $SRV curl -s http://127.0.0.1:9169/metrics | grep -E \
   '^tftp_(kea_up|kea_option150_sent_total|kea_packets_total|transfers_completed_total|transfers_failed_total|bytes_sent_total|phones_tracked|phones_unfinished|phones_by_protocol)' \
@@ -262,3 +281,6 @@ echo "  Phones that are Cisco got option 150 as binary addresses (4 bytes each),
 echo "  the PC got none. Four phones booted from the sidecar; the one whose load names a"
 echo "  missing image failed, and the check, /api/v1/phones and the metrics all say which file."
 echo "  Everything this demo created is being removed."
+echo
+echo "  The operator's page: http://127.0.0.1:9169/ in namespace $SRV (in production: the"
+echo "  sidecar's metrics_listen address, e.g. http://<host>:9169/). It showed: $PAGE_SUMMARY"

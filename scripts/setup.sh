@@ -22,6 +22,8 @@ PACKAGES=(
   # machine's cgroup layout), catatonit for the pods' local pause image (no registry pulls),
   # debootstrap for the images' Debian base, uidmap for podman.
   podman runc catatonit debootstrap uidmap
+  # The operator's page in a real browser (tests/tests/e2e_page.rs, tests/browser/).
+  chromium chromium-driver
 )
 
 SUDO=""

@@ -1,5 +1,5 @@
 //! The status listener (separate from TFTP): `/metrics`, `/healthz`, `/readyz`,
-//! `/api/v1/phones`.
+//! `/api/v1/phones`, and the operator's page (`/`, `/phones/<MAC>`: see `page`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
+use crate::page::{Page, PageConfig, RootCheck};
 
 #[derive(Clone)]
 struct AppState {
@@ -21,14 +22,30 @@ struct AppState {
 }
 
 /// The routes, for serving on a listener of your own or testing without one.
-/// `ready` is true once the TFTP socket is bound and the store is usable.
+/// `ready` is true once the TFTP socket is bound and the store is usable. The page shows the
+/// metrics' phone table and no firmware check (see [`router_with_page`]).
 pub fn router(metrics: Arc<Metrics>, ready: watch::Receiver<bool>) -> Router {
+    let page = Page::new(
+        metrics.phones().clone(),
+        RootCheck::none(),
+        PageConfig::default(),
+    );
+    router_with_page(metrics, ready, page)
+}
+
+/// The routes with the operator's page reading from `page`.
+pub fn router_with_page(
+    metrics: Arc<Metrics>,
+    ready: watch::Receiver<bool>,
+    page: Arc<Page>,
+) -> Router {
     Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/phones", get(phones))
         .with_state(AppState { metrics, ready })
+        .merge(crate::page::routes(page))
 }
 
 /// Serve until the process ends.
@@ -38,6 +55,16 @@ pub async fn serve(
     ready: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(metrics, ready)).await
+}
+
+/// Serve, with the operator's page reading from `page`, until the process ends.
+pub async fn serve_with_page(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    ready: watch::Receiver<bool>,
+    page: Arc<Page>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router_with_page(metrics, ready, page)).await
 }
 
 /// Serve until `shutdown` completes, then finish the requests in progress.

@@ -16,6 +16,7 @@ pub mod kea_stats;
 pub mod metrics;
 pub mod netascii;
 pub mod packet;
+pub mod page;
 pub mod phones;
 pub mod server;
 pub mod store;

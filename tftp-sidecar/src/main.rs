@@ -10,6 +10,8 @@ use tftp_sidecar::cli::Cli;
 use tftp_sidecar::config::{self, KeyError, LogFormat, Problem, Settings};
 use tftp_sidecar::content::FileSource;
 use tftp_sidecar::metrics::Metrics;
+use tftp_sidecar::page::{Page, RootCheck};
+use tftp_sidecar::server::events::Both;
 use tftp_sidecar::server::{shutdown, Events, Server};
 use tftp_sidecar::store::NoStoreEvents;
 use tokio::net::TcpListener;
@@ -110,7 +112,7 @@ fn key_fatal(key: &'static str, e: impl std::fmt::Display) -> Fatal {
 
 async fn run(settings: Settings) -> Result<(), Fatal> {
     let stop = shutdown::signal();
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::with_phone_capacity(settings.page.phone_capacity));
     if !settings.kea.is_empty() {
         let sources = tftp_sidecar::kea_stats::start_all(&settings.kea, metrics.registry())
             .map_err(|e| key_fatal("kea", e))?;
@@ -135,16 +137,28 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
             .map_err(|e| key_fatal("http_listen", e))?;
         files.spawn(http_stop);
     }
-    let events: Arc<dyn Events> = metrics.clone();
+    // The metrics and the phone table each listen to the engine's events.
+    let phones = metrics.phones().clone();
+    let events: Arc<dyn Events> = Arc::new(Both(metrics.clone(), phones.clone()));
     let (ready_tx, ready_rx) = watch::channel(false);
     if let Some(addr) = settings.metrics_listen {
         let l = TcpListener::bind(addr)
             .await
             .map_err(|e| key_fatal("metrics_listen", format!("{addr}: {e}")))?;
-        tracing::info!(%addr, "status listener (/metrics, /healthz, /readyz, /api/v1/phones)");
+        tracing::info!(%addr, "status listener (the operator's page at /, /metrics, /healthz, /readyz, /api/v1/phones)");
         let m = metrics.clone();
+        // The firmware check runs only for the page, so only with the status listener.
+        let check = match &settings.store.root {
+            Some(root) => RootCheck::spawn(
+                root.clone(),
+                settings.store.case_insensitive,
+                settings.page.check_interval(),
+            ),
+            None => RootCheck::none(),
+        };
+        let page = Page::new(phones, check, settings.page.clone());
         tokio::spawn(async move {
-            if let Err(e) = tftp_sidecar::http::serve(l, m, ready_rx).await {
+            if let Err(e) = tftp_sidecar::http::serve_with_page(l, m, ready_rx, page).await {
                 tracing::error!(error = %e, "status listener failed");
             }
         });

@@ -18,24 +18,8 @@ use crate::store::StoreEvents;
 pub use crate::server::{Outcome, RejectReason};
 pub use crate::store::{OriginOutcome, Tier};
 
-/// Which listener served a transfer: every transfer metric carries it as `protocol`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    Tftp,
-    /// The phone-file HTTP listener (TCP 6970), not the status listener.
-    Http,
-}
-
-impl Protocol {
-    pub const ALL: [Protocol; 2] = [Protocol::Tftp, Protocol::Http];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tftp => "tftp",
-            Protocol::Http => "http",
-        }
-    }
-}
+/// Which listener served a transfer: defined with the engine's events, re-exported here.
+pub use crate::server::events::Protocol;
 
 /// TFTP error codes 0..=8 get their own label; anything else is `other`.
 const ERROR_CODES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "other"];
@@ -62,7 +46,7 @@ pub struct Metrics {
     negative_hits: IntCounter,
     origin_requests: IntCounterVec,
     origin_duration: Histogram,
-    phones: PhoneTable,
+    phones: std::sync::Arc<PhoneTable>,
     /// Kea statistics sources, for `/readyz` (set once at start-up).
     kea: std::sync::OnceLock<Vec<std::sync::Arc<crate::kea_stats::KeaStats>>>,
 }
@@ -278,10 +262,12 @@ impl Metrics {
             negative_hits,
             origin_requests,
             origin_duration,
-            phones: PhoneTable::new(phone_capacity)
-                .with_gauge(tracked)
-                .with_unfinished_gauge(unfinished)
-                .with_protocol_gauges(phones_by_protocol, fell_back),
+            phones: std::sync::Arc::new(
+                PhoneTable::new(phone_capacity)
+                    .with_gauge(tracked)
+                    .with_unfinished_gauge(unfinished)
+                    .with_protocol_gauges(phones_by_protocol, fell_back),
+            ),
             kea: std::sync::OnceLock::new(),
         }
     }
@@ -375,7 +361,9 @@ impl Metrics {
         self.http_connections.dec();
     }
 
-    pub fn phones(&self) -> &PhoneTable {
+    /// The phone table, whose gauges live in this registry. It listens to transfers itself:
+    /// wire it to the engine's events beside the metrics (`server::events::Both`).
+    pub fn phones(&self) -> &std::sync::Arc<PhoneTable> {
         &self.phones
     }
 }

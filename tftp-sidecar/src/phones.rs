@@ -4,20 +4,30 @@
 //! Firmware names carry no MAC, so a request from an address already tied to a MAC counts for
 //! that phone. Each phone remembers the protocol of its last transfer (TFTP or HTTP on 6970);
 //! one that used HTTP and then TFTP for a later file "fell back" (its HTTP attempt failed, or
-//! HTTP went away).
+//! HTTP went away). Each phone also keeps its last [`TRANSCRIPT_LEN`] transfers (the boot
+//! transcript the operator's page shows), with file names cut to [`NAME_MAX`] bytes, so the
+//! table's memory stays bounded by its capacity.
+//!
+//! The table listens to the TFTP engine's [`Events`] itself; the HTTP listener calls
+//! [`PhoneTable::record`] with `Protocol::Http`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lru::LruCache;
 use prometheus::{IntGauge, IntGaugeVec};
 use serde_json::{json, Value};
 
 use crate::file_class::FileClass;
-use crate::metrics::{Outcome, Protocol};
+use crate::server::events::{Events, Outcome, Protocol, TransferReport};
+
+/// Transfers kept per phone: a whole boot (trust lists, config, load, images, dial plan).
+pub const TRANSCRIPT_LEN: usize = 32;
+/// File names longer than this (bytes) are cut (at a character boundary) and end in `…`.
+pub const NAME_MAX: usize = 160;
 
 pub const DEFAULT_CAPACITY: usize = 4096;
 
@@ -27,6 +37,7 @@ struct Phone {
     last_file: String,
     last_seen: SystemTime,
     last_firmware: Option<String>,
+    last_class: Option<FileClass>,
     firmware_bytes: u64,
     last_outcome: Outcome,
     transfers: u64,
@@ -37,6 +48,66 @@ struct Phone {
     protocol: Protocol,
     /// It has used HTTP at least once while in the table.
     used_http: bool,
+    /// The model, when a file name it asked for tells (see [`model_of`]).
+    model: Option<String>,
+    /// The last `.loads` file it asked for: the firmware it is upgrading to.
+    load_file: Option<String>,
+    /// It has fetched a config (`SEP<MAC>.cnf.xml`, `XMLDefault.cnf.xml`) completely.
+    config_fetched: bool,
+    /// When it last completed a transfer.
+    last_progress: Option<SystemTime>,
+    first_seen: SystemTime,
+    /// Its last transfers, oldest first, at most [`TRANSCRIPT_LEN`].
+    transcript: VecDeque<Transfer>,
+}
+
+/// One transfer in a phone's transcript.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transfer {
+    pub file: String,
+    pub class: FileClass,
+    pub protocol: Protocol,
+    pub outcome: Outcome,
+    pub bytes: u64,
+    pub duration: Duration,
+    /// When it finished.
+    pub at: SystemTime,
+}
+
+/// What the table holds about one phone (the transcript only in [`PhoneTable::phone`]).
+#[derive(Clone, Debug)]
+pub struct PhoneRecord {
+    pub mac: String,
+    pub address: IpAddr,
+    pub model: Option<String>,
+    pub protocol: Protocol,
+    pub fell_back: bool,
+    pub last_file: String,
+    pub last_class: Option<FileClass>,
+    pub last_outcome: Outcome,
+    pub last_seen: SystemTime,
+    pub first_seen: SystemTime,
+    pub last_progress: Option<SystemTime>,
+    pub unfinished: bool,
+    pub config_fetched: bool,
+    pub load_file: Option<String>,
+    pub firmware_bytes: u64,
+    pub transfers: u64,
+    /// Firmware files in the transcript: the most bytes any transfer of each sent, and
+    /// whether one completed (for progress against a load's images).
+    pub firmware: Vec<FirmwareFetch>,
+    /// Its last config or firmware transfer in the transcript (what it is stuck on, if so).
+    pub last_key: Option<Transfer>,
+    /// Empty unless asked for.
+    pub transcript: Vec<Transfer>,
+}
+
+/// The best transfer of one firmware file seen in a transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirmwareFetch {
+    pub file: String,
+    pub bytes: u64,
+    pub completed: bool,
 }
 
 impl Phone {
@@ -152,7 +223,7 @@ impl PhoneTable {
         self.len() == 0
     }
 
-    /// Record one finished transfer.
+    /// Record one finished transfer (without its duration; see [`PhoneTable::record`]).
     pub fn observe(
         &self,
         name: &str,
@@ -162,6 +233,22 @@ impl PhoneTable {
         bytes: u64,
         outcome: Outcome,
     ) {
+        self.record(
+            protocol,
+            &TransferReport {
+                client,
+                file: name,
+                class,
+                bytes,
+                duration: Duration::ZERO,
+                outcome,
+            },
+        );
+    }
+
+    /// Record one finished transfer.
+    pub fn record(&self, protocol: Protocol, r: &TransferReport<'_>) {
+        let (name, client, class, bytes, outcome) = (r.file, r.client, r.class, r.bytes, r.outcome);
         let ip = client.ip();
         let now = SystemTime::now();
         let mut t = self.table.lock().unwrap();
@@ -203,14 +290,40 @@ impl PhoneTable {
         }
         phone.address = ip;
         by_addr.insert(ip, mac);
-        phone.last_file = name.to_string();
+        let name = bounded_name(name);
+        phone.last_file = name.clone();
+        phone.last_class = Some(class);
         phone.last_seen = now;
         phone.last_outcome = outcome;
         phone.transfers += 1;
         if class == FileClass::Firmware {
             phone.firmware_bytes += bytes;
-            phone.last_firmware = Some(name.to_string());
+            phone.last_firmware = Some(name.clone());
         }
+        if let Some(m) = model_of(&name) {
+            phone.model = Some(m);
+        }
+        if name.to_ascii_lowercase().ends_with(".loads") {
+            phone.load_file = Some(name.clone());
+        }
+        if outcome == Outcome::Completed {
+            phone.last_progress = Some(now);
+            if class == FileClass::Config && name.to_ascii_lowercase().contains(".cnf") {
+                phone.config_fetched = true;
+            }
+        }
+        if phone.transcript.len() == TRANSCRIPT_LEN {
+            phone.transcript.pop_front();
+        }
+        phone.transcript.push_back(Transfer {
+            file: name,
+            class,
+            protocol,
+            outcome,
+            bytes,
+            duration: r.duration,
+            at: now,
+        });
         let after = phone.counted();
         if matches!(class, FileClass::Firmware | FileClass::Config) {
             let now_unfinished = outcome != Outcome::Completed;
@@ -241,6 +354,22 @@ impl PhoneTable {
         }
     }
 
+    /// Every phone, most recently seen first, without transcripts.
+    pub fn records(&self) -> Vec<PhoneRecord> {
+        let t = self.table.lock().unwrap();
+        t.by_mac
+            .iter()
+            .map(|(mac, p)| p.record(mac, false))
+            .collect()
+    }
+
+    /// One phone (MAC as 12 hex digits, any case) with its transcript.
+    pub fn phone(&self, mac: &str) -> Option<PhoneRecord> {
+        let t = self.table.lock().unwrap();
+        let mac = mac.to_ascii_uppercase();
+        t.by_mac.peek(&mac).map(|p| p.record(&mac, true))
+    }
+
     /// The table as JSON, most recently seen first.
     pub fn snapshot(&self) -> Value {
         let t = self.table.lock().unwrap();
@@ -260,6 +389,8 @@ impl PhoneTable {
                     "unfinished": p.unfinished,
                     "protocol": p.protocol.as_str(),
                     "fell_back": p.fell_back(),
+                    "model": p.model,
+                    "load_file": p.load_file,
                 })
             })
             .collect();
@@ -281,10 +412,120 @@ fn new_phone(ip: IpAddr, now: SystemTime, protocol: Protocol) -> Phone {
         last_file: String::new(),
         last_seen: now,
         last_firmware: None,
+        last_class: None,
         firmware_bytes: 0,
         last_outcome: Outcome::Completed,
         transfers: 0,
         unfinished: false,
+        model: None,
+        load_file: None,
+        config_fetched: false,
+        last_progress: None,
+        first_seen: now,
+        transcript: VecDeque::new(),
+    }
+}
+
+impl Phone {
+    fn record(&self, mac: &str, with_transcript: bool) -> PhoneRecord {
+        let mut firmware: Vec<FirmwareFetch> = Vec::new();
+        for t in self
+            .transcript
+            .iter()
+            .filter(|t| t.class == FileClass::Firmware)
+        {
+            let done = t.outcome == Outcome::Completed;
+            match firmware.iter_mut().find(|f| f.file == t.file) {
+                Some(f) => {
+                    f.bytes = f.bytes.max(t.bytes);
+                    f.completed |= done;
+                }
+                None => firmware.push(FirmwareFetch {
+                    file: t.file.clone(),
+                    bytes: t.bytes,
+                    completed: done,
+                }),
+            }
+        }
+        PhoneRecord {
+            mac: mac.to_string(),
+            address: self.address,
+            model: self.model.clone(),
+            protocol: self.protocol,
+            fell_back: self.fell_back(),
+            last_file: self.last_file.clone(),
+            last_class: self.last_class,
+            last_outcome: self.last_outcome,
+            last_seen: self.last_seen,
+            first_seen: self.first_seen,
+            last_progress: self.last_progress,
+            unfinished: self.unfinished,
+            config_fetched: self.config_fetched,
+            load_file: self.load_file.clone(),
+            firmware_bytes: self.firmware_bytes,
+            transfers: self.transfers,
+            firmware,
+            last_key: self
+                .transcript
+                .iter()
+                .rev()
+                .find(|t| matches!(t.class, FileClass::Firmware | FileClass::Config))
+                .cloned(),
+            transcript: if with_transcript {
+                self.transcript.iter().cloned().collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// Cut a file name to [`NAME_MAX`] bytes at a character boundary, marking the cut.
+fn bounded_name(name: &str) -> String {
+    if name.len() <= NAME_MAX {
+        return name.to_string();
+    }
+    let mut end = NAME_MAX;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &name[..end])
+}
+
+/// The model (or model family) a file name tells: a term file (`term41.default.loads` ->
+/// 7941) or a load's name (`SIP41.…loads` -> 7941/7961, `sip88xx.…` -> 88xx,
+/// `CP7921G-…` -> 7921). Loads without a known prefix tell nothing.
+pub fn model_of(name: &str) -> Option<String> {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    if let Some(m) = crate::firmware_check::model_of_term_file(base) {
+        return Some(m);
+    }
+    let lower = base.to_ascii_lowercase();
+    if !lower.ends_with(".loads") {
+        return None;
+    }
+    const FAMILIES: [(&str, &str); 10] = [
+        ("sip41.", "7941/7961"),
+        ("sccp41.", "7941/7961"),
+        ("sip42.", "7942/7962"),
+        ("sccp42.", "7942/7962"),
+        ("sip45.", "7945/7965"),
+        ("sccp45.", "7945/7965"),
+        ("sip70.", "7970/7971"),
+        ("sip88xx.", "88xx"),
+        ("sip78xx.", "78xx"),
+        ("cp7921g-", "7921"),
+    ];
+    FAMILIES
+        .iter()
+        .find(|(prefix, _)| lower.starts_with(prefix))
+        .map(|(_, family)| family.to_string())
+}
+
+/// The TFTP engine's transfers (HTTP ones arrive through [`PhoneTable::record`]).
+impl Events for PhoneTable {
+    fn transfer_finished(&self, report: &TransferReport<'_>) {
+        self.record(Protocol::Tftp, report);
     }
 }
 

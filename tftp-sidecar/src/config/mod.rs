@@ -49,6 +49,8 @@ pub struct Settings {
     pub kea: Vec<crate::kea_stats::KeaConfig>,
     /// Runtime worker threads (0: one per CPU).
     pub threads: usize,
+    /// The operator's page on the status listener (`[page]`).
+    pub page: crate::page::PageConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +120,9 @@ pub struct FileConfig {
     /// Cache and origin settings (see `store::StoreConfig`).
     #[serde(default)]
     store: Option<StoreConfig>,
+    /// The operator's page (see `page::PageConfig`).
+    #[serde(default)]
+    page: Option<crate::page::PageConfig>,
 }
 
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -165,6 +170,7 @@ pub fn resolve(cli: &Cli, f: FileConfig) -> Result<Settings, KeyError> {
         log_format: runtime::log_format(cli, &f),
         drain_deadline: runtime::drain_deadline(cli, &f)?,
         threads: runtime::threads(cli, &f),
+        page: status::page(&f)?,
         store,
     })
 }

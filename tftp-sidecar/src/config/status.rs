@@ -1,4 +1,5 @@
-//! The status listener part (`metrics_listen`: /metrics, /healthz, /readyz, /api/v1/phones).
+//! The status listener part (`metrics_listen`: /metrics, /healthz, /readyz, /api/v1/phones,
+//! and the operator's page with its `[page]` table).
 
 use std::net::SocketAddr;
 
@@ -21,4 +22,12 @@ pub fn resolve(cli: &Cli, f: &FileConfig) -> Result<Option<SocketAddr>, KeyError
             )
         }),
     }
+}
+
+/// `[page]`, checked (defaults when absent).
+pub fn page(f: &FileConfig) -> Result<crate::page::PageConfig, KeyError> {
+    let page = f.page.clone().unwrap_or_default();
+    page.validate()
+        .map_err(|e| KeyError::new("page", Problem::Invalid(e)))?;
+    Ok(page)
 }

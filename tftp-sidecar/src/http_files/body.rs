@@ -15,6 +15,7 @@ use http_body::{Frame, SizeHint};
 use crate::content::{BoxFuture, Content, ContentError};
 use crate::file_class::FileClass;
 use crate::metrics::{Metrics, Outcome, Protocol};
+use crate::server::events::TransferReport;
 
 /// Frames handed to hyper at a time: slices, so a bound on queued bytes, not a copy.
 const CHUNK: usize = 256 << 10;
@@ -41,20 +42,19 @@ impl Report {
             protocol = "http",
             "transfer finished"
         );
-        self.metrics.transfer_finished(
+        let duration = self.started.elapsed();
+        self.metrics
+            .transfer_finished(Protocol::Http, self.class, outcome, bytes, duration);
+        self.metrics.phones().record(
             Protocol::Http,
-            self.class,
-            outcome,
-            bytes,
-            self.started.elapsed(),
-        );
-        self.metrics.phones().observe(
-            &self.name,
-            self.client,
-            Protocol::Http,
-            self.class,
-            bytes,
-            outcome,
+            &TransferReport {
+                client: self.client,
+                file: &self.name,
+                class: self.class,
+                bytes,
+                duration,
+                outcome,
+            },
         );
     }
 }

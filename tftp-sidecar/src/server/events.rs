@@ -5,9 +5,27 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::file_class::FileClass;
-use crate::metrics::Protocol;
 
 pub use super::outcome::{Outcome, RejectReason};
+
+/// Which listener served a transfer: every transfer metric carries it as `protocol`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Tftp,
+    /// The phone-file HTTP listener (TCP 6970), not the status listener.
+    Http,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 2] = [Protocol::Tftp, Protocol::Http];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tftp => "tftp",
+            Protocol::Http => "http",
+        }
+    }
+}
 
 /// One finished transfer.
 #[derive(Clone, Debug)]
@@ -34,8 +52,9 @@ pub trait Events: Send + Sync + 'static {
 pub struct NoEvents;
 impl Events for NoEvents {}
 
-/// The Prometheus metrics and the phone table are fed from engine events (the TFTP engine's;
-/// the HTTP listener reports to `Metrics` directly with `Protocol::Http`).
+/// The Prometheus metrics are fed from engine events (the TFTP engine's; the HTTP listener
+/// reports to `Metrics` directly with `Protocol::Http`). The phone table listens on its own
+/// (`phones.rs`); [`Both`] hands one event stream to two listeners.
 impl Events for crate::metrics::Metrics {
     fn session_opened(&self) {
         crate::metrics::Metrics::session_opened(self)
@@ -55,14 +74,6 @@ impl Events for crate::metrics::Metrics {
             r.bytes,
             r.duration,
         );
-        self.phones().observe(
-            r.file,
-            r.client,
-            Protocol::Tftp,
-            r.class,
-            r.bytes,
-            r.outcome,
-        );
     }
     fn retransmits(&self, n: u64) {
         crate::metrics::Metrics::retransmits(self, n)
@@ -72,5 +83,63 @@ impl Events for crate::metrics::Metrics {
     }
     fn request_rejected(&self, reason: RejectReason) {
         crate::metrics::Metrics::request_rejected(self, Protocol::Tftp, reason)
+    }
+}
+
+/// Two listeners for one event stream (the metrics and the phone table).
+pub struct Both<A, B>(pub A, pub B);
+
+impl<A: Events, B: Events> Events for Both<A, B> {
+    fn session_opened(&self) {
+        self.0.session_opened();
+        self.1.session_opened();
+    }
+    fn session_closed(&self) {
+        self.0.session_closed();
+        self.1.session_closed();
+    }
+    fn transfer_started(&self, class: FileClass) {
+        self.0.transfer_started(class);
+        self.1.transfer_started(class);
+    }
+    fn transfer_finished(&self, report: &TransferReport<'_>) {
+        self.0.transfer_finished(report);
+        self.1.transfer_finished(report);
+    }
+    fn retransmits(&self, n: u64) {
+        self.0.retransmits(n);
+        self.1.retransmits(n);
+    }
+    fn error_sent(&self, code: u16) {
+        self.0.error_sent(code);
+        self.1.error_sent(code);
+    }
+    fn request_rejected(&self, reason: RejectReason) {
+        self.0.request_rejected(reason);
+        self.1.request_rejected(reason);
+    }
+}
+
+impl<T: Events + ?Sized> Events for std::sync::Arc<T> {
+    fn session_opened(&self) {
+        (**self).session_opened()
+    }
+    fn session_closed(&self) {
+        (**self).session_closed()
+    }
+    fn transfer_started(&self, class: FileClass) {
+        (**self).transfer_started(class)
+    }
+    fn transfer_finished(&self, report: &TransferReport<'_>) {
+        (**self).transfer_finished(report)
+    }
+    fn retransmits(&self, n: u64) {
+        (**self).retransmits(n)
+    }
+    fn error_sent(&self, code: u16) {
+        (**self).error_sent(code)
+    }
+    fn request_rejected(&self, reason: RejectReason) {
+        (**self).request_rejected(reason)
     }
 }
