@@ -130,16 +130,16 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
         "file store ready"
     );
     let source: Arc<dyn FileSource> = Arc::new(store);
+    // The metrics and the phone table each listen to both engines' events.
+    let phones = metrics.phones().clone();
+    let events: Arc<dyn Events> = Arc::new(Both(metrics.clone(), phones.clone()));
     // Phone files over HTTP, from the same store (so one origin fetch serves both protocols).
     let (http_stop_tx, http_stop) = watch::channel(false);
     if let Some(h) = settings.http.clone() {
-        let files = tftp_sidecar::http_files::HttpFiles::bind(h, source.clone(), metrics.clone())
+        let files = tftp_sidecar::http_files::HttpFiles::bind(h, source.clone(), events.clone())
             .map_err(|e| key_fatal("http_listen", e))?;
         files.spawn(http_stop);
     }
-    // The metrics and the phone table each listen to the engine's events.
-    let phones = metrics.phones().clone();
-    let events: Arc<dyn Events> = Arc::new(Both(metrics.clone(), phones.clone()));
     let (ready_tx, ready_rx) = watch::channel(false);
     if let Some(addr) = settings.metrics_listen {
         let l = TcpListener::bind(addr)

@@ -8,8 +8,7 @@
 //! transcript the operator's page shows), with file names cut to [`NAME_MAX`] bytes, so the
 //! table's memory stays bounded by its capacity.
 //!
-//! The table listens to the TFTP engine's [`Events`] itself; the HTTP listener calls
-//! [`PhoneTable::record`] with `Protocol::Http`.
+//! The table listens to both engines' [`Events`] itself (each report names its protocol).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -233,22 +232,21 @@ impl PhoneTable {
         bytes: u64,
         outcome: Outcome,
     ) {
-        self.record(
+        self.record(&TransferReport {
             protocol,
-            &TransferReport {
-                client,
-                file: name,
-                class,
-                bytes,
-                duration: Duration::ZERO,
-                outcome,
-            },
-        );
+            client,
+            file: name,
+            class,
+            bytes,
+            duration: Duration::ZERO,
+            outcome,
+        });
     }
 
     /// Record one finished transfer.
-    pub fn record(&self, protocol: Protocol, r: &TransferReport<'_>) {
+    pub fn record(&self, r: &TransferReport<'_>) {
         let (name, client, class, bytes, outcome) = (r.file, r.client, r.class, r.bytes, r.outcome);
+        let protocol = r.protocol;
         let ip = client.ip();
         let now = SystemTime::now();
         let mut t = self.table.lock().unwrap();
@@ -522,10 +520,10 @@ pub fn model_of(name: &str) -> Option<String> {
         .map(|(_, family)| family.to_string())
 }
 
-/// The TFTP engine's transfers (HTTP ones arrive through [`PhoneTable::record`]).
+/// Both engines' transfers.
 impl Events for PhoneTable {
     fn transfer_finished(&self, report: &TransferReport<'_>) {
-        self.record(Protocol::Tftp, report);
+        self.record(report);
     }
 }
 

@@ -44,6 +44,7 @@ async fn get(url: &str) -> (u16, String, reqwest::header::HeaderMap) {
 
 fn tftp(t: &PhoneTable, client: SocketAddr, file: &str, bytes: u64, outcome: Outcome) {
     t.transfer_finished(&TransferReport {
+        protocol: Protocol::Tftp,
         client,
         file,
         class: FileClass::of(file),
@@ -139,17 +140,15 @@ async fn hostile_file_names_are_shown_as_text() {
         tftp(&table, client, name, 0, Outcome::NotFound);
     }
     // A MAC-named file with markup after the MAC's suffix counts for that phone.
-    table.record(
-        Protocol::Http,
-        &TransferReport {
-            client: "10.0.0.10:1000".parse().unwrap(),
-            file: "SEP0011223344AA.cnf.xml\"><img src=x onerror=window.__pwned=1>",
-            class: FileClass::Config,
-            bytes: 0,
-            duration: Duration::ZERO,
-            outcome: Outcome::NotFound,
-        },
-    );
+    table.record(&TransferReport {
+        protocol: Protocol::Http,
+        client: "10.0.0.10:1000".parse().unwrap(),
+        file: "SEP0011223344AA.cnf.xml\"><img src=x onerror=window.__pwned=1>",
+        class: FileClass::Config,
+        bytes: 0,
+        duration: Duration::ZERO,
+        outcome: Outcome::NotFound,
+    });
     let base = serve(Page::new(table, RootCheck::none(), PageConfig::default())).await;
     for path in [
         "/",

@@ -14,15 +14,14 @@ use http_body::{Frame, SizeHint};
 
 use crate::content::{BoxFuture, Content, ContentError};
 use crate::file_class::FileClass;
-use crate::metrics::{Metrics, Outcome, Protocol};
-use crate::server::events::TransferReport;
+use crate::server::events::{Events, Outcome, Protocol, TransferReport};
 
 /// Frames handed to hyper at a time: slices, so a bound on queued bytes, not a copy.
 const CHUNK: usize = 256 << 10;
 
-/// One HTTP transfer, counted once in the metrics and the phone table.
+/// One HTTP transfer, reported once (to the metrics and the phone table).
 pub struct Report {
-    pub metrics: Arc<Metrics>,
+    pub events: Arc<dyn Events>,
     pub name: String,
     pub class: FileClass,
     pub client: SocketAddr,
@@ -43,19 +42,15 @@ impl Report {
             "transfer finished"
         );
         let duration = self.started.elapsed();
-        self.metrics
-            .transfer_finished(Protocol::Http, self.class, outcome, bytes, duration);
-        self.metrics.phones().record(
-            Protocol::Http,
-            &TransferReport {
-                client: self.client,
-                file: &self.name,
-                class: self.class,
-                bytes,
-                duration,
-                outcome,
-            },
-        );
+        self.events.transfer_finished(&TransferReport {
+            protocol: Protocol::Http,
+            client: self.client,
+            file: &self.name,
+            class: self.class,
+            bytes,
+            duration,
+            outcome,
+        });
     }
 }
 

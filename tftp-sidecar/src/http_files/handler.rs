@@ -16,19 +16,20 @@ use super::{conditional, etag, range, zero_copy};
 use crate::content::{Content, FileSource, OpenError};
 use crate::file_class::FileClass;
 use crate::filename;
-use crate::metrics::{Metrics, Outcome, Protocol, RejectReason};
+use crate::server::events::{Events, Outcome, Protocol, RejectReason};
 
 /// What every request on every connection shares.
 pub struct Ctx {
     pub source: Arc<dyn FileSource>,
-    pub metrics: Arc<Metrics>,
+    /// The metrics and the phone table, as for TFTP (`main.rs` builds one for both).
+    pub events: Arc<dyn Events>,
 }
 
 pub async fn handle(ctx: &Ctx, client: SocketAddr, req: Request<Incoming>) -> Response<FileBody> {
     let started = Instant::now();
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
-        ctx.metrics
+        ctx.events
             .request_rejected(Protocol::Http, RejectReason::Method);
         let mut r = short(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n", false);
         r.headers_mut()
@@ -38,7 +39,7 @@ pub async fn handle(ctx: &Ctx, client: SocketAddr, req: Request<Incoming>) -> Re
     let name = match filename::validate_url_path(req.uri().path()) {
         Ok(n) => n,
         Err(_) => {
-            ctx.metrics
+            ctx.events
                 .request_rejected(Protocol::Http, RejectReason::Path);
             return short(StatusCode::BAD_REQUEST, "bad file name\n", head);
         }
@@ -46,9 +47,9 @@ pub async fn handle(ctx: &Ctx, client: SocketAddr, req: Request<Incoming>) -> Re
     let class = FileClass::of(&name);
     // HEAD transfers nothing: it is answered but not counted as a transfer.
     let report = (!head).then(|| {
-        ctx.metrics.transfer_started(Protocol::Http, class);
+        ctx.events.transfer_started(Protocol::Http, class);
         Report {
-            metrics: ctx.metrics.clone(),
+            events: ctx.events.clone(),
             name: name.clone(),
             class,
             client,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::metrics::{Metrics, RejectReason};
+use crate::server::events::{Events, RejectReason};
 
 #[derive(Default)]
 struct Counts {
@@ -18,16 +18,16 @@ pub struct ConnLimits {
     max: usize,
     per_client: u32,
     counts: Mutex<Counts>,
-    metrics: Option<Arc<Metrics>>,
+    events: Option<Arc<dyn Events>>,
 }
 
 impl ConnLimits {
-    pub fn new(max: usize, per_client: u32, metrics: Option<Arc<Metrics>>) -> Arc<ConnLimits> {
+    pub fn new(max: usize, per_client: u32, events: Option<Arc<dyn Events>>) -> Arc<ConnLimits> {
         Arc::new(ConnLimits {
             max: max.max(1),
             per_client: per_client.max(1),
             counts: Mutex::new(Counts::default()),
-            metrics,
+            events,
         })
     }
 
@@ -47,8 +47,8 @@ impl ConnLimits {
         }
         *n += 1;
         c.total += 1;
-        if let Some(m) = &self.metrics {
-            m.http_connection_opened();
+        if let Some(e) = &self.events {
+            e.http_connection_opened();
         }
         Ok(ConnPermit {
             limits: self.clone(),
@@ -73,8 +73,8 @@ impl Drop for ConnPermit {
                 c.per_ip.remove(&self.ip);
             }
         }
-        if let Some(m) = &self.limits.metrics {
-            m.http_connection_closed();
+        if let Some(e) = &self.limits.events {
+            e.http_connection_closed();
         }
     }
 }

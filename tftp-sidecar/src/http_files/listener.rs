@@ -18,7 +18,7 @@ use super::activity::{Activity, ActivityIo};
 use super::handler::{handle, Ctx};
 use super::limits::{ConnLimits, ConnPermit};
 use super::HttpConfig;
-use crate::metrics::{Protocol, RejectReason};
+use crate::server::events::{Protocol, RejectReason};
 
 /// Sent, best effort, to a connection over a cap before it is closed.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nserver busy\n";
@@ -46,7 +46,7 @@ impl Shared {
         let limits = ConnLimits::new(
             cfg.max_connections,
             cfg.per_client_max,
-            Some(ctx.metrics.clone()),
+            Some(ctx.events.clone()),
         );
         Shared {
             cfg,
@@ -77,7 +77,7 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Re
                 tokio::spawn(connection(shared.clone(), stream, peer, permit));
             }
             Err(reason) => {
-                shared.ctx.metrics.request_rejected(Protocol::Http, reason);
+                shared.ctx.events.request_rejected(Protocol::Http, reason);
                 // No task and no waiting: one non-blocking write, then close.
                 let _ = stream.try_write(BUSY);
             }
@@ -103,14 +103,14 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, _p
     let conn = shared.builder.serve_connection(io, svc);
     tokio::pin!(conn);
     let idle = shared.cfg.idle_timeout;
-    let metrics = &shared.ctx.metrics;
+    let events = &shared.ctx.events;
     let result = loop {
         let deadline = tokio::time::Instant::from_std(activity.last() + idle);
         tokio::select! {
             r = conn.as_mut() => break r,
             _ = tokio::time::sleep_until(deadline) => {
                 if activity.last().elapsed() >= idle {
-                    metrics.request_rejected(Protocol::Http, RejectReason::Timeout);
+                    events.request_rejected(Protocol::Http, RejectReason::Timeout);
                     return;
                 }
             }
@@ -121,9 +121,9 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, _p
         // A connection that never got a whole request in is a refusal worth counting; a
         // kept-alive one that ends between requests is normal.
         if e.is_timeout() && served == 0 {
-            metrics.request_rejected(Protocol::Http, RejectReason::Timeout);
+            events.request_rejected(Protocol::Http, RejectReason::Timeout);
         } else if e.is_parse() || e.is_parse_too_large() {
-            metrics.request_rejected(Protocol::Http, RejectReason::Malformed);
+            events.request_rejected(Protocol::Http, RejectReason::Malformed);
         }
         tracing::debug!(%peer, error = %e, "HTTP connection ended");
     }

@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::content::FileSource;
-use crate::metrics::Metrics;
+use crate::server::events::Events;
 
 /// The HTTP file listener's settings (`http_*` keys, `--http-*` flags).
 #[derive(Clone, Debug, PartialEq)]
@@ -83,7 +83,7 @@ impl HttpFiles {
     pub fn bind(
         cfg: HttpConfig,
         source: Arc<dyn FileSource>,
-        metrics: Arc<Metrics>,
+        events: Arc<dyn Events>,
     ) -> io::Result<HttpFiles> {
         let mut listeners = Vec::new();
         for addr in &cfg.listen {
@@ -102,7 +102,7 @@ impl HttpFiles {
                 Err(e) => return Err(io::Error::new(e.kind(), format!("bind {addr}: {e}"))),
             }
         }
-        let ctx = handler::Ctx { source, metrics };
+        let ctx = handler::Ctx { source, events };
         Ok(HttpFiles {
             shared: Arc::new(listener::Shared::new(cfg, ctx)),
             listeners,

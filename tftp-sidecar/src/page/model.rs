@@ -540,17 +540,15 @@ mod tests {
         let t = PhoneTable::new(16);
         let client: SocketAddr = "10.0.0.5:5000".parse().unwrap();
         for (file, bytes, outcome) in files {
-            t.record(
-                Protocol::Tftp,
-                &TransferReport {
-                    client,
-                    file,
-                    class: FileClass::of(file),
-                    bytes: *bytes,
-                    duration: Duration::from_millis(20),
-                    outcome: *outcome,
-                },
-            );
+            t.record(&TransferReport {
+                protocol: Protocol::Tftp,
+                client,
+                file,
+                class: FileClass::of(file),
+                bytes: *bytes,
+                duration: Duration::from_millis(20),
+                outcome: *outcome,
+            });
         }
         t
     }

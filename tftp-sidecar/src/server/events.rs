@@ -1,5 +1,6 @@
-//! What the engine reports as it runs. Metrics (and tests) implement [`Events`]; the engine
-//! never depends on how they are counted.
+//! What the engines report as they run: the TFTP engine (`server/`) and the HTTP file
+//! listener (`http_files/`) both report through [`Events`], each event naming its protocol.
+//! Metrics, the phone table (and tests) implement it; no engine depends on how they count.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -30,6 +31,7 @@ impl Protocol {
 /// One finished transfer.
 #[derive(Clone, Debug)]
 pub struct TransferReport<'a> {
+    pub protocol: Protocol,
     pub client: SocketAddr,
     pub file: &'a str,
     pub class: FileClass,
@@ -39,22 +41,27 @@ pub struct TransferReport<'a> {
 }
 
 pub trait Events: Send + Sync + 'static {
+    /// A TFTP session took a slot.
     fn session_opened(&self) {}
     fn session_closed(&self) {}
-    fn transfer_started(&self, _class: FileClass) {}
+    /// An HTTP connection took a slot (it may carry several transfers, keep-alive).
+    fn http_connection_opened(&self) {}
+    fn http_connection_closed(&self) {}
+    fn transfer_started(&self, _protocol: Protocol, _class: FileClass) {}
     fn transfer_finished(&self, _report: &TransferReport<'_>) {}
+    /// TFTP blocks sent again after a timeout.
     fn retransmits(&self, _n: u64) {}
+    /// A TFTP ERROR packet with this code went out.
     fn error_sent(&self, _code: u16) {}
-    fn request_rejected(&self, _reason: RejectReason) {}
+    fn request_rejected(&self, _protocol: Protocol, _reason: RejectReason) {}
 }
 
 /// Counts nothing.
 pub struct NoEvents;
 impl Events for NoEvents {}
 
-/// The Prometheus metrics are fed from engine events (the TFTP engine's; the HTTP listener
-/// reports to `Metrics` directly with `Protocol::Http`). The phone table listens on its own
-/// (`phones.rs`); [`Both`] hands one event stream to two listeners.
+/// The Prometheus metrics are fed from both engines' events. The phone table listens on its
+/// own (`phones.rs`); [`Both`] hands one event stream to two listeners.
 impl Events for crate::metrics::Metrics {
     fn session_opened(&self) {
         crate::metrics::Metrics::session_opened(self)
@@ -62,17 +69,18 @@ impl Events for crate::metrics::Metrics {
     fn session_closed(&self) {
         crate::metrics::Metrics::session_closed(self)
     }
-    fn transfer_started(&self, class: FileClass) {
-        crate::metrics::Metrics::transfer_started(self, Protocol::Tftp, class)
+    fn http_connection_opened(&self) {
+        crate::metrics::Metrics::http_connection_opened(self)
+    }
+    fn http_connection_closed(&self) {
+        crate::metrics::Metrics::http_connection_closed(self)
+    }
+    fn transfer_started(&self, protocol: Protocol, class: FileClass) {
+        crate::metrics::Metrics::transfer_started(self, protocol, class)
     }
     fn transfer_finished(&self, r: &TransferReport<'_>) {
         crate::metrics::Metrics::transfer_finished(
-            self,
-            Protocol::Tftp,
-            r.class,
-            r.outcome,
-            r.bytes,
-            r.duration,
+            self, r.protocol, r.class, r.outcome, r.bytes, r.duration,
         );
     }
     fn retransmits(&self, n: u64) {
@@ -81,8 +89,8 @@ impl Events for crate::metrics::Metrics {
     fn error_sent(&self, code: u16) {
         crate::metrics::Metrics::error_sent(self, code)
     }
-    fn request_rejected(&self, reason: RejectReason) {
-        crate::metrics::Metrics::request_rejected(self, Protocol::Tftp, reason)
+    fn request_rejected(&self, protocol: Protocol, reason: RejectReason) {
+        crate::metrics::Metrics::request_rejected(self, protocol, reason)
     }
 }
 
@@ -98,9 +106,17 @@ impl<A: Events, B: Events> Events for Both<A, B> {
         self.0.session_closed();
         self.1.session_closed();
     }
-    fn transfer_started(&self, class: FileClass) {
-        self.0.transfer_started(class);
-        self.1.transfer_started(class);
+    fn http_connection_opened(&self) {
+        self.0.http_connection_opened();
+        self.1.http_connection_opened();
+    }
+    fn http_connection_closed(&self) {
+        self.0.http_connection_closed();
+        self.1.http_connection_closed();
+    }
+    fn transfer_started(&self, protocol: Protocol, class: FileClass) {
+        self.0.transfer_started(protocol, class);
+        self.1.transfer_started(protocol, class);
     }
     fn transfer_finished(&self, report: &TransferReport<'_>) {
         self.0.transfer_finished(report);
@@ -114,9 +130,9 @@ impl<A: Events, B: Events> Events for Both<A, B> {
         self.0.error_sent(code);
         self.1.error_sent(code);
     }
-    fn request_rejected(&self, reason: RejectReason) {
-        self.0.request_rejected(reason);
-        self.1.request_rejected(reason);
+    fn request_rejected(&self, protocol: Protocol, reason: RejectReason) {
+        self.0.request_rejected(protocol, reason);
+        self.1.request_rejected(protocol, reason);
     }
 }
 
@@ -127,8 +143,14 @@ impl<T: Events + ?Sized> Events for std::sync::Arc<T> {
     fn session_closed(&self) {
         (**self).session_closed()
     }
-    fn transfer_started(&self, class: FileClass) {
-        (**self).transfer_started(class)
+    fn http_connection_opened(&self) {
+        (**self).http_connection_opened()
+    }
+    fn http_connection_closed(&self) {
+        (**self).http_connection_closed()
+    }
+    fn transfer_started(&self, protocol: Protocol, class: FileClass) {
+        (**self).transfer_started(protocol, class)
     }
     fn transfer_finished(&self, report: &TransferReport<'_>) {
         (**self).transfer_finished(report)
@@ -139,7 +161,7 @@ impl<T: Events + ?Sized> Events for std::sync::Arc<T> {
     fn error_sent(&self, code: u16) {
         (**self).error_sent(code)
     }
-    fn request_rejected(&self, reason: RejectReason) {
-        (**self).request_rejected(reason)
+    fn request_rejected(&self, protocol: Protocol, reason: RejectReason) {
+        (**self).request_rejected(protocol, reason)
     }
 }

@@ -17,7 +17,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::batch_io::RecvBatch;
-use super::events::RejectReason;
+use super::events::{Protocol, RejectReason};
 use super::limits::Admit;
 use super::outbox::Outbox;
 use super::ports::{PortMode, SessionIo};
@@ -101,7 +101,9 @@ pub(super) async fn run(shared: Arc<Shared>, l: Listening) {
             let peer = Peer { addr, local: d.dst };
             if d.truncated {
                 // What was read may still decode, minus what was cut: refuse it whole.
-                shared.events.request_rejected(RejectReason::Malformed);
+                shared
+                    .events
+                    .request_rejected(Protocol::Tftp, RejectReason::Malformed);
                 let msg = format!("malformed request: longer than {MAX_REQUEST} bytes");
                 reply(&shared, &sock, peer, code::ILLEGAL_OPERATION, &msg).await;
                 continue;
@@ -156,7 +158,9 @@ async fn handle_datagram(
     match Packet::decode(pkt) {
         Ok(Packet::Rrq(req)) => handle_rrq(shared, sock, outbox, peer, req).await,
         Ok(Packet::Wrq(_)) => {
-            shared.events.request_rejected(RejectReason::Write);
+            shared
+                .events
+                .request_rejected(Protocol::Tftp, RejectReason::Write);
             reply(
                 shared,
                 sock,
@@ -170,7 +174,9 @@ async fn handle_datagram(
         Ok(Packet::Error { .. }) => {}
         Ok(_) => reply(shared, sock, peer, code::UNKNOWN_TID, "unknown transfer ID").await,
         Err(e) => {
-            shared.events.request_rejected(RejectReason::Malformed);
+            shared
+                .events
+                .request_rejected(Protocol::Tftp, RejectReason::Malformed);
             reply(
                 shared,
                 sock,
@@ -217,7 +223,9 @@ async fn handle_rrq(
         Some(Mode::Octet) => false,
         Some(Mode::Netascii) => true,
         Some(Mode::Mail) | None => {
-            shared.events.request_rejected(RejectReason::Malformed);
+            shared
+                .events
+                .request_rejected(Protocol::Tftp, RejectReason::Malformed);
             let msg = format!("unsupported transfer mode {:?}", req.mode);
             reply(shared, sock, peer, code::ILLEGAL_OPERATION, &msg).await;
             return;
@@ -226,7 +234,9 @@ async fn handle_rrq(
     let name = match filename::validate(&req.filename) {
         Ok(n) => n,
         Err(e) => {
-            shared.events.request_rejected(RejectReason::Path);
+            shared
+                .events
+                .request_rejected(Protocol::Tftp, RejectReason::Path);
             tracing::info!(client = %from, file = %String::from_utf8_lossy(&req.filename), reason = %e, "request refused");
             reply(shared, sock, peer, code::ACCESS_VIOLATION, &e.to_string()).await;
             return;
@@ -242,7 +252,7 @@ async fn handle_rrq(
         Ok(p) => p,
         Err(Admit::Duplicate) => return,
         Err(Admit::Rejected(reason)) => {
-            shared.events.request_rejected(reason);
+            shared.events.request_rejected(Protocol::Tftp, reason);
             let msg = if reason == RejectReason::PerClientBusy {
                 "server busy: too many transfers from this address"
             } else {
@@ -273,7 +283,9 @@ async fn handle_rrq(
     };
     let Some(io) = io else {
         drop(permit);
-        shared.events.request_rejected(RejectReason::Busy);
+        shared
+            .events
+            .request_rejected(Protocol::Tftp, RejectReason::Busy);
         reply(
             shared,
             sock,

@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-pub use events::{Events, NoEvents, Outcome, RejectReason, TransferReport};
+pub use events::{Events, NoEvents, Outcome, Protocol, RejectReason, TransferReport};
 pub use ports::PortMode;
 
 use crate::content::FileSource;

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use super::batch_io;
-use super::events::{Events, Outcome, TransferReport};
+use super::events::{Events, Outcome, Protocol, TransferReport};
 use super::limits::Permit;
 use super::options::{self, negotiate};
 use super::ports::{Received, SessionIo};
@@ -102,7 +102,7 @@ pub async fn run(ctx: Arc<SessionCtx>, req: SessionRequest, io: SessionIo, permi
     let start = std::time::Instant::now();
     let class = FileClass::of(&req.name);
     ctx.events.session_opened();
-    ctx.events.transfer_started(class);
+    ctx.events.transfer_started(Protocol::Tftp, class);
     let mut s = Session {
         client: req.client,
         io,
@@ -133,6 +133,7 @@ pub async fn run(ctx: Arc<SessionCtx>, req: SessionRequest, io: SessionIo, permi
         ctx.events.retransmits(s.retransmits);
     }
     ctx.events.transfer_finished(&TransferReport {
+        protocol: Protocol::Tftp,
         client: req.client,
         file: &req.name,
         class,

@@ -17,7 +17,8 @@ use tokio::sync::oneshot;
 use tftp_sidecar::content::{BoxFuture, Content, FileSource, OpenError};
 use tftp_sidecar::packet::{Packet, Request};
 use tftp_sidecar::server::{
-    Events, Outcome, PortMode, RejectReason, Server, ServerConfig, ServerHandle, TransferReport,
+    Events, Outcome, PortMode, Protocol, RejectReason, Server, ServerConfig, ServerHandle,
+    TransferReport,
 };
 
 /// Deterministic test data.
@@ -103,7 +104,7 @@ impl Events for Recorder {
     fn error_sent(&self, code: u16) {
         self.errors.lock().unwrap().push(code);
     }
-    fn request_rejected(&self, reason: RejectReason) {
+    fn request_rejected(&self, _protocol: Protocol, reason: RejectReason) {
         self.rejected.lock().unwrap().push(reason);
     }
 }
