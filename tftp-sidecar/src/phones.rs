@@ -21,7 +21,7 @@ use prometheus::{IntGauge, IntGaugeVec};
 use serde_json::{json, Value};
 
 use crate::file_class::FileClass;
-use crate::server::events::{Events, Outcome, Protocol, TransferReport};
+use crate::server::events::{Events, Outcome, Protocol, TransferProgress, TransferReport};
 
 /// Transfers kept per phone: a whole boot (trust lists, config, load, images, dial plan).
 pub const TRANSCRIPT_LEN: usize = 32;
@@ -53,9 +53,12 @@ struct Phone {
     load_file: Option<String>,
     /// It has fetched a config (`SEP<MAC>.cnf.xml`, `XMLDefault.cnf.xml`) completely.
     config_fetched: bool,
-    /// When it last completed a transfer.
+    /// When it last completed a transfer, or a firmware transfer of its moved on.
     last_progress: Option<SystemTime>,
     first_seen: SystemTime,
+    /// The firmware file it is fetching now and the bytes delivered so far (from progress
+    /// events; cleared when that transfer ends).
+    in_flight: Option<FirmwareFetch>,
     /// Its last transfers, oldest first, at most [`TRANSCRIPT_LEN`].
     transcript: VecDeque<Transfer>,
 }
@@ -99,6 +102,8 @@ pub struct PhoneRecord {
     pub last_key: Option<Transfer>,
     /// Empty unless asked for.
     pub transcript: Vec<Transfer>,
+    /// The firmware file it is fetching now, bytes so far (`completed` false).
+    pub in_flight: Option<FirmwareFetch>,
 }
 
 /// The best transfer of one firmware file seen in a transcript.
@@ -243,6 +248,27 @@ impl PhoneTable {
         });
     }
 
+    /// A firmware transfer of a phone already in the table moved on (firmware names carry
+    /// no MAC: the phone is found by its address). Not a new phone, not a transcript line.
+    pub fn progress(&self, p: &TransferProgress<'_>) {
+        let now = SystemTime::now();
+        let mut t = self.table.lock().unwrap();
+        let Some(mac) = t.by_addr.get(&p.client.ip()).cloned() else {
+            return;
+        };
+        if let Some(phone) = t.by_mac.peek_mut(&mac) {
+            let file = bounded_name(p.file);
+            phone.last_file.clone_from(&file);
+            phone.last_seen = now;
+            phone.last_progress = Some(now);
+            phone.in_flight = Some(FirmwareFetch {
+                file,
+                bytes: p.bytes,
+                completed: false,
+            });
+        }
+    }
+
     /// Record one finished transfer.
     pub fn record(&self, r: &TransferReport<'_>) {
         let (name, client, class, bytes, outcome) = (r.file, r.client, r.class, r.bytes, r.outcome);
@@ -290,6 +316,10 @@ impl PhoneTable {
         by_addr.insert(ip, mac);
         let name = bounded_name(name);
         phone.last_file = name.clone();
+        if class == FileClass::Firmware {
+            // A phone fetches one image at a time: whatever was running has ended.
+            phone.in_flight = None;
+        }
         phone.last_class = Some(class);
         phone.last_seen = now;
         phone.last_outcome = outcome;
@@ -389,6 +419,10 @@ impl PhoneTable {
                     "fell_back": p.fell_back(),
                     "model": p.model,
                     "load_file": p.load_file,
+                    "in_flight": p.in_flight.as_ref().map(|f| json!({
+                        "file": f.file,
+                        "bytes": f.bytes,
+                    })),
                 })
             })
             .collect();
@@ -420,6 +454,7 @@ fn new_phone(ip: IpAddr, now: SystemTime, protocol: Protocol) -> Phone {
         config_fetched: false,
         last_progress: None,
         first_seen: now,
+        in_flight: None,
         transcript: VecDeque::new(),
     }
 }
@@ -427,9 +462,20 @@ fn new_phone(ip: IpAddr, now: SystemTime, protocol: Protocol) -> Phone {
 impl Phone {
     fn record(&self, mac: &str, with_transcript: bool) -> PhoneRecord {
         let mut firmware: Vec<FirmwareFetch> = Vec::new();
+        let running = self.in_flight.iter().map(|f| Transfer {
+            file: f.file.clone(),
+            class: FileClass::Firmware,
+            protocol: self.protocol,
+            outcome: Outcome::Aborted, // not completed (yet)
+            bytes: f.bytes,
+            duration: Duration::ZERO,
+            at: self.last_seen,
+        });
         for t in self
             .transcript
             .iter()
+            .cloned()
+            .chain(running)
             .filter(|t| t.class == FileClass::Firmware)
         {
             let done = t.outcome == Outcome::Completed;
@@ -474,6 +520,7 @@ impl Phone {
             } else {
                 Vec::new()
             },
+            in_flight: self.in_flight.clone(),
         }
     }
 }
@@ -525,6 +572,9 @@ impl Events for PhoneTable {
     fn transfer_finished(&self, report: &TransferReport<'_>) {
         self.record(report);
     }
+    fn transfer_progress(&self, progress: &TransferProgress<'_>) {
+        self.progress(progress);
+    }
 }
 
 /// The MAC (12 upper-case hex digits) in a per-phone file name, if it is one.
@@ -557,8 +607,8 @@ pub fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::UNIX_EPOCH;
     use std::time::Duration;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn parses_macs() {
@@ -677,5 +727,60 @@ mod unfinished_tests {
             Outcome::Completed,
         );
         assert_eq!((t.unfinished(), gauge.get()), (0, 0));
+    }
+
+    #[test]
+    fn a_running_firmware_transfer_shows_until_it_ends() {
+        let t = PhoneTable::new(4);
+        let progress = |client, bytes| {
+            t.transfer_progress(&TransferProgress {
+                protocol: Protocol::Http,
+                client,
+                file: "apps41.sbn",
+                bytes,
+            })
+        };
+        // Nobody at this address yet: a firmware name alone tells no phone.
+        progress(addr(1), 1000);
+        assert!(t.records().is_empty());
+        t.observe(
+            "SEP001E4A794101.cnf.xml",
+            addr(1),
+            Protocol::Tftp,
+            FileClass::Config,
+            10,
+            Outcome::Completed,
+        );
+        progress(addr(1), 524_288);
+        let r = &t.records()[0];
+        let running = FirmwareFetch {
+            file: "apps41.sbn".into(),
+            bytes: 524_288,
+            completed: false,
+        };
+        assert_eq!(r.in_flight.as_ref(), Some(&running));
+        assert_eq!(r.firmware, vec![running]);
+        assert_eq!(r.last_file, "apps41.sbn");
+        assert_eq!(r.transfers, 1, "progress is not a transfer");
+        assert_eq!(t.snapshot()["phones"][0]["in_flight"]["bytes"], 524_288);
+        t.observe(
+            "apps41.sbn",
+            addr(1),
+            Protocol::Http,
+            FileClass::Firmware,
+            700_000,
+            Outcome::Completed,
+        );
+        let r = &t.records()[0];
+        assert_eq!(r.in_flight, None);
+        assert_eq!(
+            r.firmware,
+            vec![FirmwareFetch {
+                file: "apps41.sbn".into(),
+                bytes: 700_000,
+                completed: true
+            }]
+        );
+        assert!(t.snapshot()["phones"][0]["in_flight"].is_null());
     }
 }

@@ -14,7 +14,9 @@ use http_body::{Frame, SizeHint};
 
 use crate::content::{BoxFuture, Content, ContentError};
 use crate::file_class::FileClass;
-use crate::server::events::{Events, Outcome, Protocol, TransferReport};
+use crate::server::events::{
+    Events, Outcome, Protocol, TransferProgress, TransferReport, PROGRESS_STEP,
+};
 
 /// Frames handed to hyper at a time: slices, so a bound on queued bytes, not a copy.
 const CHUNK: usize = 256 << 10;
@@ -29,6 +31,18 @@ pub struct Report {
 }
 
 impl Report {
+    /// A firmware body's bytes handed over so far, every [`PROGRESS_STEP`].
+    fn progress(&self, before: u64, sent: u64) {
+        if self.class == FileClass::Firmware && sent / PROGRESS_STEP != before / PROGRESS_STEP {
+            self.events.transfer_progress(&TransferProgress {
+                protocol: Protocol::Http,
+                client: self.client,
+                file: &self.name,
+                bytes: sent,
+            });
+        }
+    }
+
     pub fn finish(self, outcome: Outcome, bytes: u64) {
         // The same line TFTP sessions log per transfer, with the protocol.
         tracing::info!(
@@ -104,6 +118,14 @@ impl FileBody {
         }
     }
 
+    fn advance(&mut self, n: usize) {
+        let before = self.sent;
+        self.sent += n as u64;
+        if let Some(r) = &self.report {
+            r.progress(before, self.sent);
+        }
+    }
+
     /// Every byte handed over. hyper stops polling once a known length is reached, so the
     /// end of a stream of known length is not always seen as an empty read.
     fn finished(&self) -> bool {
@@ -146,7 +168,7 @@ impl http_body::Body for FileBody {
                     return Poll::Ready(None);
                 }
                 let chunk = b.split_to(CHUNK.min(b.len()));
-                this.sent += chunk.len() as u64;
+                this.advance(chunk.len());
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
             Kind::Stream {
@@ -177,7 +199,7 @@ impl http_body::Body for FileBody {
                     }
                     Ok(chunk) => {
                         *offset += chunk.len() as u64;
-                        this.sent += chunk.len() as u64;
+                        this.advance(chunk.len());
                         Poll::Ready(Some(Ok(Frame::data(chunk))))
                     }
                     Err(e) => {

@@ -4,7 +4,8 @@
 //!
 //! States (the page prints [`DEFINITIONS`]):
 //! - **stuck**: its last config or firmware transfer failed and it asked for a file within
-//!   `stuck_after`; or it is booting and completed no transfer for `stuck_after`.
+//!   `stuck_after`; or it is booting and made no progress (no transfer completed, no firmware
+//!   bytes moved) for `stuck_after`.
 //! - **failed**: its last config or firmware transfer failed and it has asked for nothing
 //!   since, for `stuck_after` (it gave up, or lost power).
 //! - **up**: it fetched its config, and every image of the load it asked for (when the check
@@ -57,7 +58,7 @@ pub fn definitions(stuck_after: Duration) -> Vec<(State, String)> {
         (
             State::Stuck,
             format!(
-                "its last config or firmware transfer failed (reason shown) and it asked for a file in the last {n}; or it is booting and has completed no transfer for {n}"
+                "its last config or firmware transfer failed (reason shown) and it asked for a file in the last {n}; or it is booting and has made no progress (no transfer completed, no firmware bytes moved) for {n}"
             ),
         ),
         (
@@ -392,10 +393,7 @@ pub fn state_of(
     }
     let progressed = r.last_progress.unwrap_or(r.first_seen);
     if since(progressed) >= stuck_after {
-        let reason = format!(
-            "no transfer completed for {}",
-            human_duration(since(progressed))
-        );
+        let reason = format!("no progress for {}", human_duration(since(progressed)));
         return (State::Stuck, Some(reason));
     }
     (State::Booting, None)
@@ -426,12 +424,14 @@ pub fn progress_of(r: &PhoneRecord, images: Option<&[(String, Option<u64>)]>) ->
                 missing_images: images.iter().filter(|(_, s)| s.is_none()).count(),
             })
         }
-        None if r.firmware_bytes > 0 || r.load_file.is_some() => Some(Progress {
-            load: r.load_file.clone(),
-            fetched: r.firmware_bytes,
-            total: None,
-            missing_images: 0,
-        }),
+        None if r.firmware_bytes > 0 || r.load_file.is_some() || r.in_flight.is_some() => {
+            Some(Progress {
+                load: r.load_file.clone(),
+                fetched: r.firmware_bytes + r.in_flight.as_ref().map_or(0, |f| f.bytes),
+                total: None,
+                missing_images: 0,
+            })
+        }
         None => None,
     }
 }
@@ -602,6 +602,26 @@ mod tests {
     }
 
     #[test]
+    fn an_image_still_downloading_counts_its_bytes_so_far() {
+        let t = table_with(&[
+            (CFG, 900, Outcome::Completed),
+            (LOAD, 300, Outcome::Completed),
+            ("apps41.sbn", 1000, Outcome::Completed),
+        ]);
+        t.progress(&crate::server::events::TransferProgress {
+            protocol: Protocol::Tftp,
+            client: "10.0.0.5:5000".parse().unwrap(),
+            file: "dsp41.sbn",
+            bytes: 1500,
+        });
+        let row = row_of(&one(&t), &check_with_load(), SystemTime::now(), MIN5);
+        assert_eq!(row.state, State::Booting);
+        assert_eq!(row.file, "dsp41.sbn");
+        let p = row.progress.unwrap();
+        assert_eq!((p.fetched, p.percent()), (2500, Some(62)));
+    }
+
+    #[test]
     fn a_phone_with_every_image_of_its_load_is_up_and_a_partial_image_counts_its_bytes() {
         let t = table_with(&[
             (CFG, 900, Outcome::Completed),
@@ -664,7 +684,7 @@ mod tests {
         );
         let (s, why) = state_of(&r, None, SystemTime::now() + MIN5, MIN5);
         assert_eq!(s, State::Stuck);
-        assert_eq!(why.as_deref(), Some("no transfer completed for 5 min"));
+        assert_eq!(why.as_deref(), Some("no progress for 5 min"));
         // Without the check, a load's progress is its bytes, total unknown.
         let t = table_with(&[
             (CFG, 1, Outcome::Completed),

@@ -40,6 +40,21 @@ pub struct TransferReport<'a> {
     pub outcome: Outcome,
 }
 
+/// A firmware transfer still running: `bytes` delivered so far (TFTP: acknowledged; HTTP:
+/// handed to the connection). Sent every [`PROGRESS_STEP`] bytes, so the operator's page can
+/// show a 7 MB image moving, and a slow download is not taken for a stuck phone.
+#[derive(Clone, Debug)]
+pub struct TransferProgress<'a> {
+    pub protocol: Protocol,
+    pub client: SocketAddr,
+    pub file: &'a str,
+    pub bytes: u64,
+}
+
+/// Bytes between two [`Events::transfer_progress`] reports of one transfer (14 for a 7 MB
+/// image: nothing next to its 14,000 TFTP blocks).
+pub const PROGRESS_STEP: u64 = 512 << 10;
+
 pub trait Events: Send + Sync + 'static {
     /// A TFTP session took a slot.
     fn session_opened(&self) {}
@@ -49,6 +64,8 @@ pub trait Events: Send + Sync + 'static {
     fn http_connection_closed(&self) {}
     fn transfer_started(&self, _protocol: Protocol, _class: FileClass) {}
     fn transfer_finished(&self, _report: &TransferReport<'_>) {}
+    /// A firmware transfer moved on (see [`TransferProgress`]).
+    fn transfer_progress(&self, _progress: &TransferProgress<'_>) {}
     /// TFTP blocks sent again after a timeout.
     fn retransmits(&self, _n: u64) {}
     /// A TFTP ERROR packet with this code went out.
@@ -122,6 +139,10 @@ impl<A: Events, B: Events> Events for Both<A, B> {
         self.0.transfer_finished(report);
         self.1.transfer_finished(report);
     }
+    fn transfer_progress(&self, progress: &TransferProgress<'_>) {
+        self.0.transfer_progress(progress);
+        self.1.transfer_progress(progress);
+    }
     fn retransmits(&self, n: u64) {
         self.0.retransmits(n);
         self.1.retransmits(n);
@@ -154,6 +175,9 @@ impl<T: Events + ?Sized> Events for std::sync::Arc<T> {
     }
     fn transfer_finished(&self, report: &TransferReport<'_>) {
         (**self).transfer_finished(report)
+    }
+    fn transfer_progress(&self, progress: &TransferProgress<'_>) {
+        (**self).transfer_progress(progress)
     }
     fn retransmits(&self, n: u64) {
         (**self).retransmits(n)

@@ -35,7 +35,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-pub use events::{Events, NoEvents, Outcome, Protocol, RejectReason, TransferReport};
+pub use events::{
+    Events, NoEvents, Outcome, Protocol, RejectReason, TransferProgress, TransferReport,
+};
 pub use ports::PortMode;
 
 use crate::content::FileSource;

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use super::batch_io;
-use super::events::{Events, Outcome, Protocol, TransferReport};
+use super::events::{Events, Outcome, Protocol, TransferProgress, TransferReport, PROGRESS_STEP};
 use super::limits::Permit;
 use super::options::{self, negotiate};
 use super::ports::{Received, SessionIo};
@@ -92,6 +92,8 @@ struct Session {
     timer_at: Instant,
     /// Windows go out as one GSO send until the kernel refuses one.
     gso: bool,
+    /// The file's name when it is firmware: its progress is reported while it runs.
+    firmware: Option<String>,
 }
 
 /// How often a waiting session looks at the abort flag (drain deadline).
@@ -114,6 +116,7 @@ pub async fn run(ctx: Arc<SessionCtx>, req: SessionRequest, io: SessionIo, permi
         timer: Box::pin(tokio::time::sleep(ABORT_POLL)),
         timer_at: Instant::now() + ABORT_POLL,
         gso: true,
+        firmware: (class == FileClass::Firmware).then(|| req.name.clone()),
     };
     let (outcome, bytes, detail) = s.serve(&ctx, &req).await;
     let duration = start.elapsed();
@@ -153,6 +156,17 @@ async fn aborted(rx: &mut watch::Receiver<bool>) {
 }
 
 impl Session {
+    fn report_progress(&self, bytes: u64) {
+        if let Some(file) = &self.firmware {
+            self.events.transfer_progress(&TransferProgress {
+                protocol: Protocol::Tftp,
+                client: self.client,
+                file,
+                bytes,
+            });
+        }
+    }
+
     async fn serve(
         &mut self,
         ctx: &SessionCtx,
@@ -256,6 +270,7 @@ impl Session {
         let mut sent = 0usize;
         let mut eof = false;
         let mut acked_bytes = 0u64;
+        let mut next_progress = PROGRESS_STEP;
         let mut tries = 0u32;
         // Until the client ACKs something its address is unproven: fewer retries.
         let mut unproven = first_unacked;
@@ -289,6 +304,10 @@ impl Session {
                     tries = 0;
                     if window.is_empty() && eof {
                         return (Outcome::Completed, acked_bytes, None);
+                    }
+                    if acked_bytes >= next_progress {
+                        next_progress = (acked_bytes / PROGRESS_STEP + 1) * PROGRESS_STEP;
+                        self.report_progress(acked_bytes);
                     }
                     // A partial ACK means the client saw a gap: resend from there.
                     if k < sent {

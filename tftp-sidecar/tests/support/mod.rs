@@ -18,7 +18,7 @@ use tftp_sidecar::content::{BoxFuture, Content, FileSource, OpenError};
 use tftp_sidecar::packet::{Packet, Request};
 use tftp_sidecar::server::{
     Events, Outcome, PortMode, Protocol, RejectReason, Server, ServerConfig, ServerHandle,
-    TransferReport,
+    TransferProgress, TransferReport,
 };
 
 /// Deterministic test data.
@@ -78,6 +78,8 @@ impl FileSource for MapSource {
 #[derive(Default)]
 pub struct Recorder {
     pub finished: Mutex<Vec<(String, Outcome, u64)>>,
+    /// (protocol, file, bytes so far) of every progress report.
+    pub progress: Mutex<Vec<(Protocol, String, u64)>>,
     pub rejected: Mutex<Vec<RejectReason>>,
     pub errors: Mutex<Vec<u16>>,
     pub retransmits: AtomicU64,
@@ -97,6 +99,12 @@ impl Events for Recorder {
             .lock()
             .unwrap()
             .push((r.file.to_string(), r.outcome, r.bytes));
+    }
+    fn transfer_progress(&self, p: &TransferProgress<'_>) {
+        self.progress
+            .lock()
+            .unwrap()
+            .push((p.protocol, p.file.to_string(), p.bytes));
     }
     fn retransmits(&self, n: u64) {
         self.retransmits.fetch_add(n, Ordering::SeqCst);
