@@ -38,6 +38,7 @@ REPS = int(os.environ.get("REPS", "1" if quick else "3"))
 STORM = int(os.environ.get("STORM", "50" if quick else "200"))
 CFG_N = int(os.environ.get("CFG_N", "1000" if quick else "5000"))
 CFG_C = int(os.environ.get("CFG_C", "200" if quick else "500"))
+LOG = os.environ.get("LOG") == "1"
 SINGLE_N = 100  # enough bytes for 10 ms CPU ticks to resolve
 PORTS = {"sidecar": 16970, "nginx": 16980}
 
@@ -79,7 +80,7 @@ pid {work}/nginx.pid;
 error_log {work}/nginx-error.log;
 events {{ worker_connections 8192; }}
 http {{
-    access_log off;
+    access_log {"%s/access.log" % work if LOG else "off"};
     sendfile on;
     tcp_nopush on;
     keepalive_requests 100000;
@@ -100,7 +101,11 @@ def start(server):
                "--http-max-connections", "100000", "--drain-deadline", "0"]
     else:
         cmd = ["nginx", "-c", work / "nginx.conf"]
-    p = subprocess.Popen(nsx(cmd), stdout=subprocess.DEVNULL, stderr=open(work / f"{server}.log", "w"))
+    # Equal work: nginx runs with its access log off, so the sidecar runs without its
+    # per-transfer log line (RUST_LOG=warn); LOG=1 keeps it (and gives nginx an access log).
+    env = dict(os.environ, RUST_LOG="info" if LOG else "warn")
+    p = subprocess.Popen(nsx(cmd), stdout=subprocess.DEVNULL, stderr=open(work / f"{server}.log", "w"),
+                         env=env)
     for _ in range(100):
         if load(server, ["--name", FW, "--count", "1"]) is not None:
             return p
