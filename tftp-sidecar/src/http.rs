@@ -14,37 +14,44 @@ use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 use crate::page::{Page, PageConfig, RootCheck};
+use crate::phones::PhoneTable;
 
 #[derive(Clone)]
 struct AppState {
     metrics: Arc<Metrics>,
+    phones: Arc<PhoneTable>,
     ready: watch::Receiver<bool>,
 }
 
 /// The routes, for serving on a listener of your own or testing without one.
 /// `ready` is true once the TFTP socket is bound and the store is usable. The page shows the
-/// metrics' phone table and no firmware check (see [`router_with_page`]).
-pub fn router(metrics: Arc<Metrics>, ready: watch::Receiver<bool>) -> Router {
-    let page = Page::new(
-        metrics.phones().clone(),
-        RootCheck::none(),
-        PageConfig::default(),
-    );
+/// phone table and no firmware check (see [`router_with_page`]).
+pub fn router(
+    metrics: Arc<Metrics>,
+    phones: Arc<PhoneTable>,
+    ready: watch::Receiver<bool>,
+) -> Router {
+    let page = Page::new(phones, RootCheck::none(), PageConfig::default());
     router_with_page(metrics, ready, page)
 }
 
-/// The routes with the operator's page reading from `page`.
+/// The routes with the operator's page (and `/api/v1/phones`) reading from `page`.
 pub fn router_with_page(
     metrics: Arc<Metrics>,
     ready: watch::Receiver<bool>,
     page: Arc<Page>,
 ) -> Router {
+    let phones = page.phones.clone();
     Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/api/v1/phones", get(phones))
-        .with_state(AppState { metrics, ready })
+        .route("/api/v1/phones", get(phones_json))
+        .with_state(AppState {
+            metrics,
+            phones,
+            ready,
+        })
         .merge(crate::page::routes(page))
 }
 
@@ -52,9 +59,10 @@ pub fn router_with_page(
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
+    phones: Arc<PhoneTable>,
     ready: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(metrics, ready)).await
+    axum::serve(listener, router(metrics, phones, ready)).await
 }
 
 /// Serve, with the operator's page reading from `page`, until the process ends.
@@ -71,10 +79,11 @@ pub async fn serve_with_page(
 pub async fn serve_with_shutdown(
     listener: TcpListener,
     metrics: Arc<Metrics>,
+    phones: Arc<PhoneTable>,
     ready: watch::Receiver<bool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(metrics, ready))
+    axum::serve(listener, router(metrics, phones, ready))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -109,6 +118,6 @@ async fn readyz(State(s): State<AppState>) -> Response {
     (status, body).into_response()
 }
 
-async fn phones(State(s): State<AppState>) -> Json<serde_json::Value> {
-    Json(s.metrics.phones().snapshot())
+async fn phones_json(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(s.phones.snapshot())
 }

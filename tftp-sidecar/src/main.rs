@@ -11,6 +11,7 @@ use tftp_sidecar::config::{self, KeyError, LogFormat, Problem, Settings};
 use tftp_sidecar::content::FileSource;
 use tftp_sidecar::metrics::Metrics;
 use tftp_sidecar::page::{Page, RootCheck};
+use tftp_sidecar::phones::PhoneTable;
 use tftp_sidecar::server::events::Both;
 use tftp_sidecar::server::{shutdown, Events, Server};
 use tftp_sidecar::store::NoStoreEvents;
@@ -112,7 +113,7 @@ fn key_fatal(key: &'static str, e: impl std::fmt::Display) -> Fatal {
 
 async fn run(settings: Settings) -> Result<(), Fatal> {
     let stop = shutdown::signal();
-    let metrics = Arc::new(Metrics::with_phone_capacity(settings.page.phone_capacity));
+    let metrics = Arc::new(Metrics::new());
     if !settings.kea.is_empty() {
         let sources = tftp_sidecar::kea_stats::start_all(&settings.kea, metrics.registry())
             .map_err(|e| key_fatal("kea", e))?;
@@ -131,7 +132,10 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     );
     let source: Arc<dyn FileSource> = Arc::new(store);
     // The metrics and the phone table each listen to both engines' events.
-    let phones = metrics.phones().clone();
+    let phones = Arc::new(PhoneTable::registered(
+        settings.page.phone_capacity,
+        metrics.registry(),
+    ));
     let events: Arc<dyn Events> = Arc::new(Both(metrics.clone(), phones.clone()));
     // Phone files over HTTP, from the same store (so one origin fetch serves both protocols).
     let (http_stop_tx, http_stop) = watch::channel(false);

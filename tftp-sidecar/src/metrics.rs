@@ -10,7 +10,6 @@ use prometheus::{
 };
 
 use crate::file_class::FileClass;
-use crate::phones::{PhoneTable, DEFAULT_CAPACITY};
 use crate::store::StoreEvents;
 
 /// The label vocabularies live with the parts that speak them (the engine, the store); they
@@ -46,7 +45,6 @@ pub struct Metrics {
     negative_hits: IntCounter,
     origin_requests: IntCounterVec,
     origin_duration: Histogram,
-    phones: std::sync::Arc<PhoneTable>,
     /// Kea statistics sources, for `/readyz` (set once at start-up).
     kea: std::sync::OnceLock<Vec<std::sync::Arc<crate::kea_stats::KeaStats>>>,
 }
@@ -58,11 +56,9 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// The registry with every transfer, cache and origin series at zero. The phone table's
+    /// gauges join it when the table is made (`PhoneTable::registered`).
     pub fn new() -> Metrics {
-        Metrics::with_phone_capacity(DEFAULT_CAPACITY)
-    }
-
-    pub fn with_phone_capacity(phone_capacity: usize) -> Metrics {
         let registry = Registry::new();
         let r = &registry;
         let transfers_started = counter_vec(
@@ -185,31 +181,6 @@ impl Metrics {
         )
         .unwrap();
         r.register(Box::new(origin_duration.clone())).unwrap();
-        let tracked =
-            IntGauge::new("tftp_phones_tracked", "Phones in the recently-seen table.").unwrap();
-        r.register(Box::new(tracked.clone())).unwrap();
-        let unfinished = IntGauge::new(
-            "tftp_phones_unfinished",
-            "Phones in the recently-seen table whose last config or firmware transfer did not complete.",
-        )
-        .unwrap();
-        r.register(Box::new(unfinished.clone())).unwrap();
-        let phones_by_protocol = IntGaugeVec::new(
-            Opts::new(
-                "tftp_phones_by_protocol",
-                "Phones in the recently-seen table, by the protocol of their last transfer.",
-            ),
-            &["protocol"],
-        )
-        .unwrap();
-        r.register(Box::new(phones_by_protocol.clone())).unwrap();
-        let fell_back = IntGauge::new(
-            "tftp_phones_fell_back",
-            "Phones in the recently-seen table that used HTTP, then TFTP for a later file.",
-        )
-        .unwrap();
-        r.register(Box::new(fell_back.clone())).unwrap();
-
         // Every label set starts at zero.
         for p in Protocol::ALL.map(Protocol::as_str) {
             for class in FileClass::ALL {
@@ -262,12 +233,6 @@ impl Metrics {
             negative_hits,
             origin_requests,
             origin_duration,
-            phones: std::sync::Arc::new(
-                PhoneTable::new(phone_capacity)
-                    .with_gauge(tracked)
-                    .with_unfinished_gauge(unfinished)
-                    .with_protocol_gauges(phones_by_protocol, fell_back),
-            ),
             kea: std::sync::OnceLock::new(),
         }
     }
@@ -359,12 +324,6 @@ impl Metrics {
 
     pub fn http_connection_closed(&self) {
         self.http_connections.dec();
-    }
-
-    /// The phone table, whose gauges live in this registry. It listens to transfers itself:
-    /// wire it to the engine's events beside the metrics (`server::events::Both`).
-    pub fn phones(&self) -> &std::sync::Arc<PhoneTable> {
-        &self.phones
     }
 }
 

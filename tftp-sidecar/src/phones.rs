@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use lru::LruCache;
-use prometheus::{IntGauge, IntGaugeVec};
+use prometheus::{IntGauge, IntGaugeVec, Opts, Registry};
 use serde_json::{json, Value};
 
 use crate::file_class::FileClass;
@@ -159,6 +159,43 @@ pub struct PhoneTable {
 }
 
 impl PhoneTable {
+    /// A table of `capacity` phones whose gauges (`tftp_phones_tracked`, `_unfinished`,
+    /// `_by_protocol`, `_fell_back`) are registered in `registry` (the metrics' one, so
+    /// `/metrics` shows them).
+    pub fn registered(capacity: usize, registry: &Registry) -> PhoneTable {
+        let r = registry;
+        let tracked =
+            IntGauge::new("tftp_phones_tracked", "Phones in the recently-seen table.").unwrap();
+        r.register(Box::new(tracked.clone())).unwrap();
+        let unfinished = IntGauge::new(
+            "tftp_phones_unfinished",
+            "Phones in the recently-seen table whose last config or firmware transfer did not complete.",
+        )
+        .unwrap();
+        r.register(Box::new(unfinished.clone())).unwrap();
+        let phones_by_protocol = IntGaugeVec::new(
+            Opts::new(
+                "tftp_phones_by_protocol",
+                "Phones in the recently-seen table, by the protocol of their last transfer.",
+            ),
+            &["protocol"],
+        )
+        .unwrap();
+        r.register(Box::new(phones_by_protocol.clone())).unwrap();
+        let fell_back = IntGauge::new(
+            "tftp_phones_fell_back",
+            "Phones in the recently-seen table that used HTTP, then TFTP for a later file.",
+        )
+        .unwrap();
+        r.register(Box::new(fell_back.clone())).unwrap();
+
+        PhoneTable::new(capacity)
+            .with_gauge(tracked)
+            .with_unfinished_gauge(unfinished)
+            .with_protocol_gauges(phones_by_protocol, fell_back)
+    }
+
+    /// A table without gauges.
     pub fn new(capacity: usize) -> PhoneTable {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap();
         PhoneTable {

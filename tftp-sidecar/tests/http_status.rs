@@ -7,10 +7,12 @@ use std::time::Duration;
 use tftp_sidecar::file_class::FileClass;
 use tftp_sidecar::http;
 use tftp_sidecar::metrics::{Metrics, Outcome, Protocol, RejectReason};
+use tftp_sidecar::phones::PhoneTable;
 use tokio::sync::{oneshot, watch};
 
 async fn start(
     metrics: Arc<Metrics>,
+    phones: Arc<PhoneTable>,
 ) -> (
     String,
     watch::Sender<bool>,
@@ -22,7 +24,7 @@ async fn start(
     let (ready_tx, ready_rx) = watch::channel(false);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        http::serve_with_shutdown(listener, metrics, ready_rx, async {
+        http::serve_with_shutdown(listener, metrics, phones, ready_rx, async {
             let _ = stop_rx.await;
         })
         .await
@@ -42,7 +44,8 @@ fn client() -> reqwest::Client {
 #[tokio::test]
 async fn health_readiness_metrics_and_phones() {
     let metrics = Arc::new(Metrics::new());
-    let (base, ready, stop, task) = start(metrics.clone()).await;
+    let phones = Arc::new(PhoneTable::registered(16, metrics.registry()));
+    let (base, ready, stop, task) = start(metrics.clone(), phones.clone()).await;
     let c = client();
 
     let r = c.get(format!("{base}/healthz")).send().await.unwrap();
@@ -66,7 +69,7 @@ async fn health_readiness_metrics_and_phones() {
         Duration::from_millis(5),
     );
     metrics.request_rejected(Protocol::Tftp, RejectReason::Path);
-    metrics.phones().observe(
+    phones.observe(
         "SEPAABBCCDDEEFF.cnf.xml",
         phone,
         Protocol::Tftp,

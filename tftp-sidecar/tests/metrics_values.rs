@@ -22,9 +22,17 @@ fn get(m: &BTreeMap<String, f64>, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("series {key} missing; have {:#?}", m.keys()))
 }
 
+/// The metrics and a phone table whose gauges are registered in them, as `main` wires them.
+fn with_phones(capacity: usize) -> (Metrics, PhoneTable) {
+    let metrics = Metrics::new();
+    let phones = PhoneTable::registered(capacity, metrics.registry());
+    (metrics, phones)
+}
+
 #[test]
 fn every_label_set_starts_at_zero() {
-    let m = parse(&Metrics::new().render());
+    let (metrics, _phones) = with_phones(16);
+    let m = parse(&metrics.render());
     // Labels sort alphabetically in these keys: class < outcome < protocol < reason.
     for protocol in ["tftp", "http"] {
         let p = format!("protocol=\"{protocol}\"");
@@ -123,12 +131,12 @@ fn every_label_set_starts_at_zero() {
 
 #[test]
 fn values_after_a_known_sequence() {
-    let metrics = Metrics::new();
+    let (metrics, phones) = with_phones(16);
     let phone: SocketAddr = "10.0.0.7:50000".parse().unwrap();
     // A phone boots: trust lists absent, config, then one firmware image.
     for name in ["CTLSEP00AABBCCDDEE.tlv", "ITLSEP00AABBCCDDEE.tlv"] {
         metrics.error_sent(1);
-        metrics.phones().observe(
+        phones.observe(
             name,
             phone,
             Protocol::Tftp,
@@ -147,7 +155,7 @@ fn values_after_a_known_sequence() {
         Duration::from_millis(20),
     );
     metrics.session_closed();
-    metrics.phones().observe(
+    phones.observe(
         "SEP00AABBCCDDEE.cnf.xml",
         phone,
         Protocol::Tftp,
@@ -166,7 +174,7 @@ fn values_after_a_known_sequence() {
         Duration::from_secs(9),
     );
     metrics.session_closed();
-    metrics.phones().observe(
+    phones.observe(
         "Jar41sip.9-4-2ES26.sbn",
         SocketAddr::new(phone.ip(), 50001),
         Protocol::Tftp,
@@ -344,7 +352,7 @@ fn values_after_a_known_sequence() {
     assert_eq!(get(&m, "tftp_origin_request_duration_seconds_count"), 2.0);
     assert_eq!(get(&m, "tftp_phones_tracked"), 1.0);
 
-    let snap = metrics.phones().snapshot();
+    let snap = phones.snapshot();
     assert_eq!(snap["count"], 1);
     let p = &snap["phones"][0];
     assert_eq!(p["mac"], "00AABBCCDDEE");
@@ -363,8 +371,8 @@ fn values_after_a_known_sequence() {
 
 #[test]
 fn phone_table_is_bounded_and_evicts_least_recent() {
-    let metrics = Metrics::with_phone_capacity(8);
-    let t = metrics.phones();
+    let (metrics, t) = with_phones(8);
+    let t = &t;
     for i in 0..100u32 {
         let addr: SocketAddr = format!("10.1.{}.{}:1000", i / 256, i % 256)
             .parse()
@@ -473,8 +481,8 @@ fn phone_moves_address() {
 
 #[test]
 fn phones_by_protocol_and_fallback_to_tftp() {
-    let metrics = Metrics::new();
-    let t = metrics.phones();
+    let (metrics, t) = with_phones(16);
+    let t = &t;
     let a: SocketAddr = "10.0.0.1:1".parse().unwrap();
     let b: SocketAddr = "10.0.0.2:1".parse().unwrap();
     let cfg = |mac: &str| format!("SEP{mac}.cnf.xml");
