@@ -72,6 +72,20 @@ fn browser_python() -> Option<std::path::PathBuf> {
     Some(python)
 }
 
+/// The browser script's output shown, and its verdict asserted (with `context` on failure).
+fn browser_passed(out: std::process::Output, context: &str) {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    assert!(
+        out.status.success(),
+        "browser checks failed:\n{text}\n{context}"
+    );
+}
+
 #[test]
 fn the_operators_page_in_a_real_browser() {
     let Some(python) = browser_python() else {
@@ -272,17 +286,7 @@ fn the_operators_page_in_a_real_browser() {
         .args(["--new-transfer", &later_cmd])
         .output()
         .expect("the browser script runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{text}");
-    assert!(
-        out.status.success(),
-        "browser checks failed:\n{text}\n--- sidecar log ---\n{}",
-        sidecar.log_text()
-    );
+    browser_passed(out, &format!("--- sidecar log ---\n{}", sidecar.log_text()));
     eprintln!("e2e_page took {:?}", started.elapsed());
 }
 
@@ -360,11 +364,5 @@ fn ten_thousand_phones_in_the_browser() {
         .args(["--artifacts", artifacts.to_str().unwrap()])
         .output()
         .expect("the browser script runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{text}");
-    assert!(out.status.success(), "browser checks failed:\n{text}");
+    browser_passed(out, "");
 }
