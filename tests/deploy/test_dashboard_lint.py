@@ -6,7 +6,7 @@ one `datasource` variable of type datasource, `job`/`instance` variables, every 
 target on `${datasource}` (no hard-coded datasource uid), units on every panel,
 `$__rate_interval` in every rate()/increase(), every counter (`_total`, histogram `_bucket`)
 wrapped in rate()/increase(), gauges never wrapped, a fixed uid. Every metric name must be one
-the sidecar registers in tftp-sidecar/src/metrics.rs or one of the Kea-exporter names, so a
+the sidecar registers in tftp-sidecar/src/metrics.rs (or phones.rs: its gauges) or one of the Kea-exporter names, so a
 renamed metric fails here. When promtool is installed every query is also parsed by
 Prometheus itself.
 """
@@ -23,7 +23,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "helm" / "cisco-tftp" / "dashboards" / "cisco-tftp.json"
-METRICS_RS = ROOT / "tftp-sidecar" / "src" / "metrics.rs"
+# Where the sidecar registers its series: the metrics, and the phone table's gauges.
+METRICS_SOURCES = [ROOT / "tftp-sidecar" / "src" / f for f in ("metrics.rs", "phones.rs")]
 KEA_STATS_RS = ROOT / "tftp-sidecar" / "src" / "kea_stats.rs"
 UID = "cisco-tftp-boot"
 DS_REF = "${datasource}"
@@ -74,8 +75,8 @@ def variable_queries(dash: dict) -> list[str]:
 
 
 def sidecar_metrics() -> tuple[set[str], set[str], set[str]]:
-    """(all names, counters, histograms) registered in metrics.rs."""
-    src = METRICS_RS.read_text()
+    """(all names, counters, histograms) registered in metrics.rs and phones.rs."""
+    src = "\n".join(p.read_text() for p in METRICS_SOURCES)
     names = set(re.findall(r'"(tftp_[a-z0-9_]+)"', src))
     histograms = {n for n in names if n.endswith("_seconds") and re.search(rf'HistogramOpts::new\(\s*"{n}"', src)}
     counters = {n for n in names if n.endswith("_total")}
@@ -233,7 +234,7 @@ def test_metric_names_exist(dash):
         for name, _ in metric_uses(e):
             base = base_name(name, histograms)
             used.add(base)
-            assert base in allowed, f"{title}: {name} is not registered in {METRICS_RS.name} nor a Kea-exporter name"
+            assert base in allowed, f"{title}: {name} is not registered in metrics.rs or phones.rs nor a Kea-exporter name"
     assert GAUGES_KNOWN & used
 
 
