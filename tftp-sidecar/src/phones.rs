@@ -498,32 +498,23 @@ fn new_phone(ip: IpAddr, now: SystemTime, protocol: Protocol) -> Phone {
 
 impl Phone {
     fn record(&self, mac: &str, with_transcript: bool) -> PhoneRecord {
+        // Each firmware file's best transfer; the one still running counts as not completed.
         let mut firmware: Vec<FirmwareFetch> = Vec::new();
-        let running = self.in_flight.iter().map(|f| Transfer {
-            file: f.file.clone(),
-            class: FileClass::Firmware,
-            protocol: self.protocol,
-            outcome: Outcome::Aborted, // not completed (yet)
-            bytes: f.bytes,
-            duration: Duration::ZERO,
-            at: self.last_seen,
-        });
-        for t in self
+        let finished = self
             .transcript
             .iter()
-            .cloned()
-            .chain(running)
             .filter(|t| t.class == FileClass::Firmware)
-        {
-            let done = t.outcome == Outcome::Completed;
-            match firmware.iter_mut().find(|f| f.file == t.file) {
+            .map(|t| (&t.file, t.bytes, t.outcome == Outcome::Completed));
+        let running = self.in_flight.iter().map(|f| (&f.file, f.bytes, false));
+        for (file, bytes, done) in finished.chain(running) {
+            match firmware.iter_mut().find(|f| f.file == *file) {
                 Some(f) => {
-                    f.bytes = f.bytes.max(t.bytes);
+                    f.bytes = f.bytes.max(bytes);
                     f.completed |= done;
                 }
                 None => firmware.push(FirmwareFetch {
-                    file: t.file.clone(),
-                    bytes: t.bytes,
+                    file: file.clone(),
+                    bytes,
                     completed: done,
                 }),
             }
