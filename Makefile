@@ -2,7 +2,7 @@
 # they need first (scripts/setup.sh is idempotent).
 CARGO ?= cargo
 
-.PHONY: setup build demo test test-kea-series bench bench-hook bench-tftp bench-storm fmt clippy
+.PHONY: setup build demo test test-kea-series bench bench-hook bench-tftp bench-http bench-storm fmt clippy
 
 # The Kea release series besides the host's (scripts/kea-series.sh): each runs from a Debian
 # root (scripts/kea-root.sh, cached in /var/cache/cisco-tftp/kea-roots), with the hook built
@@ -37,7 +37,7 @@ test-kea-series: build
 	if [ -n "$$failed" ]; then echo "tests failed on Kea$$failed"; exit 1; fi
 
 # Benchmarks print ratios against the peers measured in the same run (not timed tests).
-bench: bench-hook bench-tftp
+bench: bench-hook bench-tftp bench-http
 
 # The hook's benchmark on every Kea release series (each against its peers on the same Kea, in
 # the same run); `make bench-hook KEA_BENCH_SERIES=3.0` runs one.
@@ -52,6 +52,10 @@ bench-hook: setup
 
 bench-tftp: setup
 	./tftp-sidecar/bench/run.sh
+
+# The sidecar's HTTP file listener against nginx serving the same directory (issue 10).
+bench-http: setup
+	./tftp-sidecar/bench/http_run.py
 
 bench-storm: setup
 	./scripts/bench-storm.sh

@@ -11,8 +11,9 @@ PACKAGES=(
   libclang-dev clang g++ pkg-config
   # Network namespaces for the DHCP tests; real TFTP peers and clients.
   iproute2 tftpd-hpa tftp-hpa atftp dnsmasq-base curl
-  # Real HTTP clients for the sidecar's HTTP file listener (curl above, wget).
-  wget
+  # Real HTTP clients for the sidecar's HTTP file listener (curl above, wget); nginx is the
+  # HTTP benchmark's peer (make bench-http; never started as a service).
+  wget nginx
   # Prometheus for the dashboard tests; valgrind for the instruction-count benchmark.
   prometheus valgrind python3 python3-venv
   # Package and Ansible tests: dpkg-deb/dpkg-shlibdeps (cargo-deb), strip/readelf,
