@@ -456,7 +456,8 @@ def test_sidecar_toml_matches_values_and_is_accepted_by_the_sidecar(chart, ci, t
     raw = load_values(ci)
     values = merged_values(chart, raw)
     toml = sidecar_toml(docs_of(render(raw)))
-    managed = {"listen", "metrics_listen", "http_listen", "port_mode", "port_range", "root", "store", "kea"}
+    managed = {"listen", "metrics_listen", "http_listen", "http_sendfile_dir", "port_mode", "port_range", "root",
+               "store", "kea"}
     assert ("kea" in toml) == values["mode"].startswith("kea-")
     user = values["sidecar"]["config"]
     for key, value in user.items():
@@ -469,6 +470,8 @@ def test_sidecar_toml_matches_values_and_is_accepted_by_the_sidecar(chart, ci, t
     assert store.get("origin-url") == (values["origin"]["url"] or None)
     disk = values["cache"]["disk"]
     assert store.get("disk-dir") == (disk["mountPath"] if disk["enabled"] else None)
+    # Large HTTP bodies' sendfile copies: the cache volume, else memory (the pod's /tmp is small).
+    assert toml["http_sendfile_dir"] == user.get("http_sendfile_dir", disk["mountPath"] if disk["enabled"] else "memory")
     assert toml.get("root") == (None if values["tftpRoot"]["type"] == "none" else values["tftpRoot"]["mountPath"])
     assert toml["metrics_listen"].endswith(f":{values['sidecar']['metricsPort']}")
     assert toml["http_listen"][0].endswith(f":{values['sidecar']['httpPort']}")
@@ -483,6 +486,9 @@ def test_sidecar_toml_matches_values_and_is_accepted_by_the_sidecar(chart, ci, t
         text = text.replace(f'root = "{toml["root"]}"', f'root = "{tmp_path / "root"}"')
     if "disk-dir" in store:
         text = text.replace(f'disk-dir = "{store["disk-dir"]}"', f'disk-dir = "{tmp_path / "cache"}"')
+    if toml["http_sendfile_dir"] != "memory":
+        text = text.replace(f'http_sendfile_dir = "{toml["http_sendfile_dir"]}"',
+                            f'http_sendfile_dir = "{tmp_path / "cache"}"')
     conf = tmp_path / "tftp-sidecar.toml"
     conf.write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TFTP_SIDECAR_")}
@@ -830,6 +836,8 @@ def test_real_sidecar_starts_on_the_rendered_config_and_answers_the_probes(path,
     if "disk-dir" in toml.get("store", {}):
         (tmp_path / "cache").mkdir()
         text = text.replace(f'disk-dir = "{toml["store"]["disk-dir"]}"', f'disk-dir = "{tmp_path / "cache"}"')
+        text = text.replace(f'http_sendfile_dir = "{toml["http_sendfile_dir"]}"',
+                            f'http_sendfile_dir = "{tmp_path / "cache"}"')
     conf = tmp_path / "tftp-sidecar.toml"
     conf.write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TFTP_SIDECAR_")}

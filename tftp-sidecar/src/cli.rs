@@ -153,6 +153,16 @@ pub struct Cli {
     #[arg(long, env = "TFTP_SIDECAR_HTTP_MAX_HEADER_BYTES", value_name = "BYTES")]
     pub http_max_header_bytes: Option<usize>,
 
+    /// Directory for the copies of large files (1 MiB+) that HTTP bodies are sent from with
+    /// sendfile: unlinked files, one per cached file, never visible there. "memory" keeps them
+    /// in memfds (more CPU per byte). Default: the temporary directory ($TMPDIR, else /tmp).
+    #[arg(
+        long,
+        env = "TFTP_SIDECAR_HTTP_SENDFILE_DIR",
+        value_name = "DIR|memory"
+    )]
+    pub http_sendfile_dir: Option<PathBuf>,
+
     /// Log format (one line per finished transfer at info level; filter with RUST_LOG).
     /// [default: text]
     #[arg(

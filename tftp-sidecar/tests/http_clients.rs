@@ -73,9 +73,44 @@ fn curl_and_wget_byte_identical_from_the_local_root() {
         "curl is required (scripts/setup.sh installs it)"
     );
     let root = make_root();
-    let (_bin, http, _) = start(&["--root", root.path().to_str().unwrap()]);
+    // Large bodies go out with sendfile from an unlinked file in this directory...
+    let copies = tempfile::tempdir().unwrap();
+    let (bin, http, _) = start(&[
+        "--root",
+        root.path().to_str().unwrap(),
+        "--http-sendfile-dir",
+        copies.path().to_str().unwrap(),
+    ]);
     let out = tempfile::tempdir().unwrap();
     both_clients_byte_identical(http, out.path());
+    // ...one per large file (7.1 MB and 32 MiB + 1), held open and nameless there.
+    let held = open_files_under(bin.child.id(), copies.path());
+    assert_eq!(held.len(), 2, "sendfile copies held: {held:?}");
+    assert!(held.iter().all(|l| l.ends_with("(deleted)")), "{held:?}");
+    assert_eq!(std::fs::read_dir(copies.path()).unwrap().count(), 0);
+    drop(bin);
+
+    // ...or from memfds when told "memory": the same bytes.
+    let (bin, http, _) = start(&[
+        "--root",
+        root.path().to_str().unwrap(),
+        "--http-sendfile-dir",
+        "memory",
+    ]);
+    let out = tempfile::tempdir().unwrap();
+    both_clients_byte_identical(http, out.path());
+    let memfds = open_files_under(bin.child.id(), Path::new("/memfd:tftp-sidecar-file"));
+    assert_eq!(memfds.len(), 2, "memfd copies held: {memfds:?}");
+}
+
+/// The targets of a process's open descriptors that start with `prefix`.
+fn open_files_under(pid: u32, prefix: &Path) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .filter(|t| t.starts_with(&*prefix.to_string_lossy()))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,6 +63,11 @@
 {{- $_ := set $store "disk-dir" .Values.cache.disk.mountPath -}}
 {{- $_ := set $store "disk-max-bytes" .Values.cache.disk.maxBytes -}}
 {{- end -}}
+{{- /* HTTP bodies of large files are sent from a copy: on the cache volume when there is one,
+     in memory otherwise (the pod's /tmp is a small emptyDir). */ -}}
+{{- if not (hasKey $c "http_sendfile_dir") -}}
+{{- $_ := set $c "http_sendfile_dir" (ternary .Values.cache.disk.mountPath "memory" .Values.cache.disk.enabled) -}}
+{{- end -}}
 {{- if include "cisco-tftp.isKea" . -}}
 {{- $_ := set $c "kea" (dict "control-socket" .Values.kea.controlSocket "poll-interval" .Values.kea.statsPollInterval) -}}
 {{- end -}}

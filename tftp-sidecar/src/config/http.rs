@@ -1,10 +1,11 @@
 //! The phone-file HTTP listener part (`http_*` keys): None when `http_listen` is off.
 
-use super::error::KeyError;
+use super::error::{KeyError, Problem};
 use super::value::{addresses, at_least_one, seconds_or, within};
 use super::FileConfig;
 use crate::cli::Cli;
 use crate::http_files::HttpConfig;
+use std::path::PathBuf;
 
 pub fn resolve(cli: &Cli, f: &FileConfig) -> Result<Option<HttpConfig>, KeyError> {
     let d = HttpConfig::default();
@@ -52,5 +53,35 @@ pub fn resolve(cli: &Cli, f: &FileConfig) -> Result<Option<HttpConfig>, KeyError
             d.idle_timeout,
         )?,
         max_header_bytes,
+        sendfile_dir: sendfile_dir(
+            cli.http_sendfile_dir
+                .as_ref()
+                .or(f.http_sendfile_dir.as_ref()),
+            d.sendfile_dir,
+        )?,
     }))
+}
+
+/// "memory" -> None; a directory named here must exist (the default may not: the copies
+/// then fall back to memory, with a warning).
+fn sendfile_dir(
+    set: Option<&PathBuf>,
+    default: Option<PathBuf>,
+) -> Result<Option<PathBuf>, KeyError> {
+    let Some(dir) = set else {
+        return Ok(default);
+    };
+    if dir.as_os_str() == "memory" {
+        return Ok(None);
+    }
+    if !dir.is_dir() {
+        return Err(KeyError::new(
+            "http_sendfile_dir",
+            Problem::Invalid(format!(
+                "{}: not a directory (or \"memory\")",
+                dir.display()
+            )),
+        ));
+    }
+    Ok(Some(dir.clone()))
 }

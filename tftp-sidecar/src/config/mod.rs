@@ -106,6 +106,8 @@ pub struct FileConfig {
     http_idle_timeout: Option<f64>,
     #[serde(alias = "http-max-header-bytes")]
     http_max_header_bytes: Option<usize>,
+    #[serde(alias = "http-sendfile-dir")]
+    http_sendfile_dir: Option<PathBuf>,
     #[serde(alias = "log-format")]
     log_format: Option<LogFormat>,
     #[serde(alias = "drain-deadline")]
@@ -221,6 +223,17 @@ mod tests {
         let h = s.http.unwrap();
         assert_eq!(h.listen, vec!["127.0.0.1:16970".parse().unwrap()]);
         assert_eq!(h.idle_timeout, Duration::from_secs_f64(5.5));
+        assert_eq!(h.sendfile_dir, Some(std::env::temp_dir()));
+        let s = resolve(
+            &cli_with_root(),
+            parse_file("http_sendfile_dir = \"memory\"").unwrap(),
+        );
+        assert_eq!(s.unwrap().http.unwrap().sendfile_dir, None);
+        let s = resolve(
+            &cli_with_root(),
+            parse_file("http-sendfile-dir = \"/\"").unwrap(),
+        );
+        assert_eq!(s.unwrap().http.unwrap().sendfile_dir, Some("/".into()));
         for off in ["http_listen = \"off\"", "http_listen = []"] {
             let s = resolve(&cli_with_root(), parse_file(off).unwrap()).unwrap();
             assert_eq!(s.http, None, "{off}");
@@ -236,6 +249,11 @@ mod tests {
         assert!(err(&c, "http_header_timeout = 0.0").contains("`http_header_timeout`"));
         assert!(err(&c, "http_idle_timeout = -1.0").contains("`http_idle_timeout`"));
         assert!(err(&c, "http_max_header_bytes = 10").contains("`http_max_header_bytes`"));
+        let e = err(&c, "http_sendfile_dir = \"/nonexistent/dir\"");
+        assert!(
+            e.contains("`http_sendfile_dir`") && e.contains("/nonexistent/dir"),
+            "{e}"
+        );
     }
 
     /// The key a file's error names (`resolve`'s, or serde's when the file does not parse).

@@ -3,6 +3,7 @@
 //! server path.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,6 +24,8 @@ pub struct Ctx {
     pub source: Arc<dyn FileSource>,
     /// The metrics and the phone table, as for TFTP (`main.rs` builds one for both).
     pub events: Arc<dyn Events>,
+    /// Where large files' `sendfile` copies go (`HttpConfig::sendfile_dir`).
+    pub sendfile_dir: Option<PathBuf>,
 }
 
 pub async fn handle(ctx: &Ctx, client: SocketAddr, req: Request<Incoming>) -> Response<FileBody> {
@@ -80,10 +83,11 @@ pub async fn handle(ctx: &Ctx, client: SocketAddr, req: Request<Incoming>) -> Re
             return short(status, text, head);
         }
     };
-    respond(req.headers(), content, class, head, report).await
+    respond(ctx, req.headers(), content, class, head, report).await
 }
 
 async fn respond(
+    ctx: &Ctx,
     h: &HeaderMap,
     content: Content,
     class: FileClass,
@@ -138,9 +142,9 @@ async fn respond(
     }
     let len = bytes.len() as u64;
     if !head && bytes.len() >= zero_copy::MIN_BYTES {
-        // Once per cached copy: a memfd the socket writer can sendfile this body from.
+        // Once per cached copy: a file the socket writer can sendfile this body from.
         content.meta().keep.get_or_init(|| {
-            zero_copy::register(&bytes)
+            zero_copy::register(&bytes, ctx.sendfile_dir.as_deref())
                 .map_err(|e| tracing::warn!(error = %e, "no zero-copy copy; copying instead"))
                 .ok()
                 .map(|c| Box::new(c) as Box<dyn std::any::Any + Send + Sync>)

@@ -11,7 +11,8 @@
 //! - `etag`: strong ETags from the content
 //! - `limits`: connection caps
 //! - `activity`: last-activity tracking for the idle timeout; sends slices of large cached
-//!   files with `sendfile` (`zero_copy`)
+//!   files with `sendfile`
+//! - `zero_copy`: the file copies (`http_sendfile_dir`, else memfd) those slices come from
 
 pub mod activity;
 pub mod body;
@@ -25,6 +26,7 @@ pub mod zero_copy;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +54,9 @@ pub struct HttpConfig {
     pub idle_timeout: Duration,
     /// Largest request head accepted (request line and headers); larger gets 431.
     pub max_header_bytes: usize,
+    /// Where a large file's copy for `sendfile` is made (an unlinked file; see `zero_copy`):
+    /// the system's temporary directory unless set; None keeps it in memory (a memfd).
+    pub sendfile_dir: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -67,6 +72,7 @@ impl Default for HttpConfig {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_header_bytes: 8 << 10,
+            sendfile_dir: Some(std::env::temp_dir()),
         }
     }
 }
@@ -102,7 +108,11 @@ impl HttpFiles {
                 Err(e) => return Err(io::Error::new(e.kind(), format!("bind {addr}: {e}"))),
             }
         }
-        let ctx = handler::Ctx { source, events };
+        let ctx = handler::Ctx {
+            source,
+            events,
+            sendfile_dir: cfg.sendfile_dir.clone(),
+        };
         Ok(HttpFiles {
             shared: Arc::new(listener::Shared::new(cfg, ctx)),
             listeners,
