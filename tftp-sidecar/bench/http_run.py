@@ -205,7 +205,7 @@ def med(server, scenario, key):
 
 lines = [f"# HTTP benchmark: tftp-sidecar vs nginx ({time.strftime('%Y-%m-%d')})", "",
          f"Medians of {REPS} interleaved run(s); sendfile copies in {tempfile.gettempdir()} "
-         f"({subprocess.run(['stat', '-f', '-c', '%T', tempfile.gettempdir()], capture_output=True, text=True).stdout.strip()}); single = {SINGLE_N} x one 7.1 MB file, one connection each; "
+         f"({subprocess.run(['findmnt', '-no', 'FSTYPE', '-T', tempfile.gettempdir()], capture_output=True, text=True).stdout.strip()}); single = {SINGLE_N} x one 7.1 MB file, one connection each; "
          f"storm = {STORM} concurrent 7.1 MB; configs = {CFG_N} x 4 KB over {CFG_C} kept-alive connections. "
          "Targets (issue 10): server CPU per GB <= 1.25x nginx's, throughput >= 0.8x nginx's.", "",
          "| scenario | server | MB/s | p50 ms | p99 ms | server CPU s | CPU s/GB | peak RSS MiB |",
