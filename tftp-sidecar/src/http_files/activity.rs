@@ -101,6 +101,26 @@ impl ActivityIo<TcpStream> {
     }
 }
 
+impl ActivityIo<TcpStream> {
+    /// `sendmsg` with `MSG_MORE`, when the socket takes it.
+    fn poll_send_more(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(self.inner.poll_write_ready(cx))?;
+            let sock = &self.inner;
+            match sock.try_io(Interest::WRITABLE, || {
+                socket2::SockRef::from(sock).send_vectored_with_flags(bufs, libc::MSG_MORE)
+            }) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+}
+
 /// Writes go out as they come, except that a buffer lying within a large cached file with a
 /// memfd copy (`zero_copy`) is sent with `sendfile` from that copy. A write that mixes both
 /// stops at the boundary (a short write: hyper sends the rest next).
@@ -136,7 +156,15 @@ impl AsyncWrite for ActivityIo<TcpStream> {
             .iter()
             .position(|b| zero_copy::lookup(b).is_some())
             .map_or(bufs.len(), |k| first + k);
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, &bufs[first..end]);
+        let r = if end < bufs.len() {
+            // A sendfile body follows this head: MSG_MORE holds it back so it leaves with the
+            // body's first segment (nginx corks for the same reason); pushed alone under
+            // TCP_NODELAY it costs a segment, a delivery and a wake-up of the client (one
+            // download at a time: ~15% more throughput, run 5 in bench/results).
+            self.poll_send_more(cx, &bufs[first..end])
+        } else {
+            Pin::new(&mut self.inner).poll_write_vectored(cx, &bufs[first..end])
+        };
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.touch();
         }
